@@ -1,0 +1,21 @@
+/* The command table's contract: every command is one cmd_<name>.c file with
+ * its usage in the opening comment (turned into HELP_<name> and
+ * SUMMARY_<name> in the generated help.h) and one entry point. */
+#ifndef LB_LIFEBOAT_H
+#define LB_LIFEBOAT_H
+
+/* Exit codes are an interface: scripts and deployment callbacks test them.
+ * 3..63 are reserved for later commands, which document their own. */
+enum {
+	LB_EXIT_OK = 0,
+	LB_EXIT_FAILURE = 1,
+	LB_EXIT_USAGE = 2,
+};
+
+/* argv[0] is the command name; returns an exit code. */
+int cmd_disks(int argc, char **argv);
+
+/* Text of "lifeboat --version", shared with "lifeboat version" later. */
+void lb_print_version(void);
+
+#endif

@@ -1,0 +1,58 @@
+/* Small helpers shared by every command: logging, redirectable roots, file reads. */
+#ifndef LB_UTIL_H
+#define LB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Every read of /sys, /proc and /dev goes through these roots so that
+ * fixture trees can stand in for a machine (LIFEBOAT_SYSFS, LIFEBOAT_PROC,
+ * LIFEBOAT_DEV). Read once per call; tests change the environment between
+ * scans. */
+enum lb_root {
+	LB_ROOT_SYSFS,
+	LB_ROOT_PROC,
+	LB_ROOT_DEV,
+};
+
+const char *lb_root(enum lb_root root);
+
+/* Print "lifeboat: <message>" on stderr. The one place that decides the
+ * log format, so a serial console post-mortem reads the same everywhere. */
+void lb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Remove leading and trailing whitespace (and NULs padding) in place;
+ * returns s. */
+char *lb_strtrim(char *s);
+
+/* Ceiling for anything read from sysfs or procfs: a pathological mount
+ * table must not exhaust the RAM of an initramfs. */
+#define LB_READ_MAX (4u * 1024u * 1024u)
+
+/* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated
+ * malloc'ed buffer. Returns the length or -errno; no logging, callers
+ * know whether a missing file is normal. */
+int lb_read_file(const char *path, size_t max, char **ret_buf);
+
+/* Read a sysfs attribute as a trimmed string; an empty value is -ENODATA. */
+int lb_read_str(const char *path, char **ret);
+int lb_read_u64(const char *path, uint64_t *ret);
+
+/* printf into a malloc'ed string; NULL on failure. */
+char *lb_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+bool lb_startswith(const char *s, const char *prefix);
+
+
+/* A growable list of owned strings. */
+struct lb_strv {
+	size_t n;
+	char **v;
+};
+
+/* Append a copy of s unless already present; 0 or -ENOMEM. */
+int lb_strv_add_unique(struct lb_strv *l, const char *s);
+void lb_strv_clear(struct lb_strv *l);
+
+#endif

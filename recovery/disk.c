@@ -263,7 +263,8 @@ static int load_parts(struct scan_ctx *c, struct lb_disk *d, const char *dir)
 		if (d->probed)
 			probe(c, p->name, &p->probe);
 	}
-	qsort(d->parts, d->n_parts, sizeof(*d->parts), cmp_part);
+	if (d->n_parts > 1)
+		qsort(d->parts, d->n_parts, sizeof(*d->parts), cmp_part);
 fail:
 	free(pdir);
 	closedir(dd);
@@ -436,7 +437,8 @@ int lb_disks_scan(const struct lb_disks_opts *opts, struct lb_disk_list **ret_li
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.' && (r = lb_strv_add_unique(&names, de->d_name)) < 0)
 			goto fail;
-	qsort(names.v, names.n, sizeof(*names.v), cmp_name);
+	if (names.n > 1)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_name);
 
 	list = calloc(1, sizeof(*list));
 	if (!list || (names.n && !(list->disks = calloc(names.n, sizeof(*list->disks))))) {

@@ -133,7 +133,7 @@ static bool probe(struct scan_ctx *c, const char *name, struct lb_probe_info *in
 }
 
 /* Identification strings, tried in the order the kernel is most precise. */
-static int load_ids(struct lb_disk *d, const char *dir, const char *devdir)
+static int load_ids(struct lb_disk *d, const char *dir, const char *sysreal)
 {
 	char *dev = NULL, *buf = NULL, *s;
 	int r = 0, n;
@@ -170,8 +170,9 @@ static int load_ids(struct lb_disk *d, const char *dir, const char *devdir)
 		/* USB bridges rarely answer VPD; the USB device has the serial */
 		char up[PATH_MAX];
 
-		snprintf(up, sizeof(up), "%s", devdir);
-		for (char *sl; !d->serial && (sl = strrchr(up, '/')) && sl != up;) {
+		snprintf(up, sizeof(up), "%s", dir);
+		/* never look above the sysfs root (fixtures live in a checkout) */
+		for (char *sl; !d->serial && (sl = strrchr(up, '/')) && sl > up + strlen(sysreal);) {
 			*sl = '\0';
 			s = attr_str(up, "idVendor");
 			if (s)
@@ -331,7 +332,7 @@ static int load_disk(struct scan_ctx *c, const char *name, struct lb_disk *d)
 	d->removable = attr_u64(real, "removable", 0) != 0;
 	d->read_only = attr_u64(real, "ro", 0) != 0;
 	d->transport = lb_transport(devpath, name);
-	if ((r = load_ids(d, real, real)) < 0)
+	if ((r = load_ids(d, real, c->sysreal)) < 0)
 		goto fail;
 	r = lb_path_id(c->sysroot, devpath, &byp);
 	if (r == -ENOMEM)

@@ -41,7 +41,7 @@ int lb_json_free(struct lb_json *j)
 		return 0;
 	if (j->broken || j->depth != 0)
 		r = -EINVAL;
-	else if (ferror(j->out))
+	else if (fflush(j->out) != 0 || ferror(j->out))
 		r = -EIO;
 	free(j);
 	return r;

@@ -81,6 +81,7 @@ class VM:
         args += list(extra)
         self.args = args
         self.buf = ""
+        self.prompt = "lifeboat# "
         self.proc = None
         self.t0 = None
 
@@ -141,6 +142,8 @@ class VM:
         self.send("echo @@%s'B'; %s; echo @@%s'E'$?\n" % (tag, command, tag))
         self.expect("@@%sB\n" % tag, timeout)
         m = self.expect(r"(?s)(.*?)@@%sE(\d+)\n" % tag, timeout)
+        # Consume the next prompt too, so it never lands in the next output.
+        self.expect(re.escape(self.prompt), timeout)
         return int(m.group(2)), m.group(1)
 
     def stop(self):

@@ -33,10 +33,9 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	curl ca-certificates debian-archive-keyring dpkg-dev \
 	grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools \
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
-	gdisk fdisk e2fsprogs util-linux jq \
-	libblkid-dev libzstd-dev libcurl4-openssl-dev libmbedtls-dev
+	gdisk fdisk e2fsprogs util-linux jq
 
-.PHONY: all deps run test clean clean-cache help lifeboat host-lifeboat libs kernel busybox bom iso pxe
+.PHONY: all deps run test clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
 
 all: iso pxe lifeboat
 
@@ -67,10 +66,14 @@ lifeboat: libs
 	@mkdir -p $(OUT)/bin
 	@cp $(OUT)/build/recovery-musl/lifeboat $(OUT)/bin/lifeboat.tmp && mv $(OUT)/bin/lifeboat.tmp $(OUT)/bin/lifeboat
 
-# The same program built for the host with AddressSanitizer and UBSan, for
-# the unit tests.
-host-lifeboat:
-	@$(MAKE) -s -C recovery O=$(OUT)/build/recovery-host SANITIZE=1 LIFEBOAT_VERSION=$(VERSION)
+# The same program built for the host (glibc) with AddressSanitizer and
+# UBSan, against the same pinned library versions, for the tests.
+host-libs:
+	@package/build sysroot host > /dev/null
+
+host-lifeboat: host-libs
+	@$(MAKE) -s -C recovery O=$(OUT)/build/recovery-host SYSROOT=$(OUT)/build/sysroot-host \
+		CC=gcc SANITIZE=1 LIFEBOAT_VERSION=$(VERSION)
 
 bom: libs kernel busybox
 	@package/bom > $(OUT)/bom.txt.tmp && mv $(OUT)/bom.txt.tmp $(OUT)/bom.txt

@@ -1,5 +1,5 @@
 /* disks - list block devices, their partitions and what is using them
- * usage: lifeboat disks [-j|--json] [-a|--all] [-l|--long]
+ * usage: lifeboat disks [-j|--json] [-a|--all] [-l|--long] [--boot-medium]
  *
  * Lists every disk (also USB sticks, CD/DVD with media, attached loop
  * devices) with its partitions indented below it, and says whether it is in
@@ -10,6 +10,8 @@
  *   -j, --json   machine-readable output (schema below)
  *   -a, --all    also ram, zram, dm, md, empty loop and CD devices
  *   -l, --long   table: add WWN and BY-PATH columns
+ *   --boot-medium  print only the path of the medium Lifeboat booted from
+ *                (exit 1 when there is none, e.g. after a PXE boot)
  *   -h, --help   this text
  *
  * JSON schema (stable; fields are only ever added):
@@ -317,12 +319,13 @@ int cmd_disks(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "long", no_argument, NULL, 'l' },
+		{ "boot-medium", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct lb_disks_opts opts = { 0 };
 	struct lb_disk_list *list = NULL;
-	bool json = false, lng = false;
+	bool json = false, lng = false, medium = false;
 	int c, r;
 
 	optind = 1;
@@ -337,11 +340,14 @@ int cmd_disks(int argc, char **argv)
 		case 'l':
 			lng = true;
 			break;
+		case 'B':
+			medium = true;
+			break;
 		case 'h':
 			fputs(HELP_disks, stdout);
 			return LB_EXIT_OK;
 		default:
-			fputs("usage: lifeboat disks [-j|--json] [-a|--all] [-l|--long]\n", stderr);
+			fputs("usage: lifeboat disks [-j|--json] [-a|--all] [-l|--long] [--boot-medium]\n", stderr);
 			return LB_EXIT_USAGE;
 		}
 	}
@@ -353,6 +359,17 @@ int cmd_disks(int argc, char **argv)
 	r = lb_disks_scan(&opts, &list);
 	if (r < 0)
 		return LB_EXIT_FAILURE; /* logged by the scan */
+	if (medium) {
+		/* init waits on this until a CD or USB stick has shown up */
+		r = -ENOENT;
+		for (size_t i = 0; i < list->n; i++)
+			if (list->disks[i].boot_medium) {
+				printf("%s\n", list->disks[i].path);
+				r = 0;
+			}
+		lb_disks_free(list);
+		return r < 0 ? LB_EXIT_FAILURE : LB_EXIT_OK;
+	}
 	r = json ? print_json(list) : print_table(list, lng);
 	if (r < 0)
 		lb_log("write output: %s", strerror(-r));

@@ -38,7 +38,8 @@ class Timeout(Exception):
 class VM:
     """One guest. disks: list of (kind, path, serial) with kind one of
     virtio, nvme, ahci. boot: 'direct' (kernel+initrd), 'cdrom' (iso, BIOS),
-    'cdrom-uefi', 'pxe' (tftp dir, BIOS iPXE), 'pxe-uefi'."""
+    'cdrom-uefi', 'usb' and 'usb-uefi' (the iso as a USB disk), 'pxe' (tftp
+    dir, BIOS iPXE), 'pxe-uefi'."""
 
     def __init__(self, workdir, boot, *, kernel=None, initrd=None, append="",
                  iso=None, tftp=None, bootfile="boot.ipxe", disks=(),
@@ -61,6 +62,11 @@ class VM:
         elif boot.startswith("cdrom"):
             args += ["-drive", "if=none,id=cd,media=cdrom,readonly=on,file=" + iso,
                      "-device", "ide-cd,drive=cd,bus=ide.0,bootindex=0"]
+        elif boot.startswith("usb"):
+            # The ISO file written to a USB stick, as `dd` would.
+            args += ["-device", "qemu-xhci,id=xhci",
+                     "-drive", "if=none,id=usb,format=raw,readonly=on,file=" + iso,
+                     "-device", "usb-storage,bus=xhci.0,drive=usb,bootindex=0"]
         elif boot.startswith("pxe"):
             netdev += ",tftp=%s,bootfile=%s" % (tftp, bootfile)
         else:

@@ -30,7 +30,7 @@ EPOCH_FILE := $(OUT)/build/epoch
 
 DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-dev \
 	rsync cpio kmod zstd xz-utils bzip2 file python3 cmake pkg-config \
-	curl ca-certificates debian-archive-keyring dpkg-dev \
+	curl ca-certificates debian-archive-keyring dpkg-dev apt-utils gpg gpg-agent \
 	grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools \
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
 	gdisk fdisk e2fsprogs util-linux jq

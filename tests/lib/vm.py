@@ -43,7 +43,7 @@ class VM:
 
     def __init__(self, workdir, boot, *, kernel=None, initrd=None, append="",
                  iso=None, tftp=None, bootfile="boot.ipxe", disks=(),
-                 mem=768, smp=1, extra=(), name="guest"):
+                 mem=768, smp=1, extra=(), guestfwd=(), name="guest"):
         self.workdir = workdir
         self.name = name
         self.log_path = os.path.join(workdir, name + ".console.log")
@@ -56,7 +56,11 @@ class VM:
             shutil.copyfile(OVMF_VARS, vars_copy)
             args += ["-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
                      "-drive", "if=pflash,format=raw,file=" + vars_copy]
+        # restrict=on: the guest reaches nothing but QEMU's DHCP/TFTP and the
+        # guestfwd rules, each (guest port, host loopback port).
         netdev = "user,id=n0,restrict=on"
+        for gport, hport in guestfwd:
+            netdev += ",guestfwd=tcp:10.0.2.100:%d-tcp:127.0.0.1:%d" % (gport, hport)
         if boot == "direct":
             args += ["-kernel", kernel, "-initrd", initrd, "-append", append]
         elif boot.startswith("cdrom"):

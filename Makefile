@@ -33,7 +33,8 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	curl ca-certificates debian-archive-keyring dpkg-dev apt-utils gpg gpg-agent \
 	grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools \
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
-	gdisk fdisk e2fsprogs util-linux jq
+	gdisk fdisk e2fsprogs util-linux jq \
+	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl
 
 .PHONY: all deps run test clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
 

@@ -14,6 +14,7 @@ enum {
 
 /* argv[0] is the command name; returns an exit code. */
 int cmd_disks(int argc, char **argv);
+int cmd_s3(int argc, char **argv);
 
 /* Text of "lifeboat --version", shared with "lifeboat version" later. */
 void lb_print_version(void);

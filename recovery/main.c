@@ -18,6 +18,7 @@ struct lb_command {
 
 static const struct lb_command commands[] = {
 	{ "disks", cmd_disks, SUMMARY_disks, HELP_disks },
+	{ "s3", cmd_s3, SUMMARY_s3, HELP_s3 },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

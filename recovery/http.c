@@ -1,0 +1,276 @@
+/* libcurl wrapper; see http.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "util.h"
+
+struct lb_http {
+	CURL *curl;
+	char *ca_bundle;
+	long connect_timeout_s, stall_timeout_s;
+};
+
+struct xfer {
+	CURL *curl;
+	const struct lb_http_request *req;
+	struct lb_http_response *resp;
+	size_t sent;
+	bool overflow;
+};
+
+int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
+{
+	static bool global_done;
+	struct lb_http *h;
+
+	if (!global_done) {
+		CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+		if (c != CURLE_OK) {
+			lb_log("curl init: %s", curl_easy_strerror(c));
+			return -EIO;
+		}
+		global_done = true;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->curl = curl_easy_init();
+	if (!h->curl || (cfg->ca_bundle && !(h->ca_bundle = strdup(cfg->ca_bundle)))) {
+		lb_http_free(h);
+		return -ENOMEM;
+	}
+	h->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
+	h->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 60;
+	*ret = h;
+	return 0;
+}
+
+void lb_http_free(struct lb_http *h)
+{
+	if (!h)
+		return;
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
+	free(h->ca_bundle);
+	free(h);
+}
+
+bool lb_http_transient(int r)
+{
+	return r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT || r == -EHOSTUNREACH ||
+	       r == -EAGAIN || r == -EPIPE;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	struct lb_http_response *resp = x->resp;
+	size_t len = size * n;
+	long status = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		/* keep the start of an error body, drop the rest */
+		size_t room = LB_HTTP_ERROR_BODY_MAX - resp->error_len;
+		size_t take = len < room ? len : room;
+
+		memcpy(resp->error_body + resp->error_len, p, take);
+		resp->error_len += take;
+		resp->error_body[resp->error_len] = '\0';
+		return len;
+	}
+	if (len > x->req->buf_max - resp->body_len) {
+		x->overflow = true;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	memcpy((char *)x->req->buf + resp->body_len, p, len);
+	resp->body_len += len;
+	return len;
+}
+
+static void header_value(const char *p, size_t len, char *out, size_t out_size)
+{
+	while (len > 0 && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
+		len--;
+	if (len >= out_size)
+		len = out_size - 1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t len = size * n;
+
+	/* a new status line (after 100 Continue) starts over */
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		x->resp->etag[0] = '\0';
+		x->resp->request_id[0] = '\0';
+	} else if (len > 5 && strncasecmp(p, "etag:", 5) == 0) {
+		header_value(p + 5, len - 5, x->resp->etag, sizeof(x->resp->etag));
+	} else if (len > 17 && strncasecmp(p, "x-amz-request-id:", 17) == 0) {
+		header_value(p + 17, len - 17, x->resp->request_id, sizeof(x->resp->request_id));
+	}
+	return len;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t left = x->req->body_len - x->sent;
+	size_t take = size * n < left ? size * n : left;
+
+	memcpy(p, (const char *)x->req->body + x->sent, take);
+	x->sent += take;
+	return take;
+}
+
+/* curl rewinds the upload when it must resend (auth, 100-continue, reuse) */
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+	struct xfer *x = ud;
+
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > x->req->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	x->sent = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int curl_errno(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EAGAIN; /* DNS may come up later (DHCP still running) */
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_SEND_ERROR:
+		return -EPIPE;
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+		return -ECONNRESET;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CIPHER:
+		return -EPROTO;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* Logs never carry the query string: a presigned URL's query is a key. */
+static void log_url(const char *url, char *out, size_t out_size)
+{
+	size_t n = strcspn(url, "?");
+
+	snprintf(out, out_size, "%.*s%s", (int)n, url, url[n] ? "?..." : "");
+}
+
+int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
+		    struct lb_http_response *ret)
+{
+	struct curl_slist *list = NULL, *nl;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct xfer x = { .curl = h->curl, .req = req, .resp = ret };
+	char where[512];
+	curl_off_t cl = -1;
+	CURLcode c;
+	CURL *cu = h->curl;
+	int r;
+
+	memset(ret, 0, offsetof(struct lb_http_response, error_body));
+	ret->error_body[0] = '\0';
+	ret->error_len = 0;
+	for (const char *const *p = req->headers; p && *p; p++) {
+		nl = curl_slist_append(list, *p);
+		if (!nl) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		list = nl;
+	}
+	/* Without this curl adds "Expect: 100-continue" to large PUTs and
+	 * waits a second for servers that never answer it. */
+	nl = curl_slist_append(list, "Expect:");
+	if (!nl) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	list = nl;
+
+	curl_easy_reset(cu); /* keeps the connection cache */
+	curl_easy_setopt(cu, CURLOPT_URL, req->url);
+	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, h->connect_timeout_s);
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, h->stall_timeout_s);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &x);
+	if (h->ca_bundle)
+		curl_easy_setopt(cu, CURLOPT_CAINFO, h->ca_bundle);
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(cu, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(req->method, "PUT") == 0) {
+		curl_easy_setopt(cu, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(cu, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(cu, CURLOPT_READDATA, &x);
+		curl_easy_setopt(cu, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(cu, CURLOPT_SEEKDATA, &x);
+		curl_easy_setopt(cu, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+
+	c = curl_easy_perform(cu);
+	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &ret->status);
+	if (c != CURLE_OK) {
+		log_url(req->url, where, sizeof(where));
+		if (x.overflow) {
+			lb_log("%s: %s: response longer than the %zu bytes expected", req->what,
+			       where, req->buf_max);
+			r = -EMSGSIZE;
+		} else {
+			lb_log("%s: %s: %s", req->what, where, errbuf[0] ? errbuf : curl_easy_strerror(c));
+			r = curl_errno(c);
+		}
+		goto fail;
+	}
+	if (curl_easy_getinfo(cu, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0) {
+		ret->has_content_length = true;
+		ret->content_length = (uint64_t)cl;
+	}
+	r = 0;
+fail:
+	/* the handle must not keep pointers into this call's stack */
+	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(list);
+	return r;
+}

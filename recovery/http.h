@@ -1,0 +1,61 @@
+/* One HTTP(S) request at a time over libcurl: the only file that includes
+ * curl.h, so CURLcode becomes -errno here and is logged here, once.
+ *
+ * TLS verification is always on (there is no switch to turn it off); a
+ * custom CA bundle replaces the system one. Redirects are never followed:
+ * they would carry the signed request to another host. */
+#ifndef LB_HTTP_H
+#define LB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error bodies are small XML documents; anything longer is cut (never an
+ * error: the status code already says the request failed). */
+#define LB_HTTP_ERROR_BODY_MAX (64u * 1024u)
+
+struct lb_http;
+
+struct lb_http_config {
+	const char *ca_bundle;    /* PEM file, NULL = curl's built-in default */
+	long connect_timeout_s;   /* 0 = 10 s */
+	long stall_timeout_s;     /* abort when no byte moves for this long; 0 = 60 s */
+};
+
+int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret);
+void lb_http_free(struct lb_http *h);
+
+struct lb_http_request {
+	const char *method;           /* GET, HEAD, PUT, DELETE */
+	const char *url;              /* logged only up to '?': presigned queries are secrets */
+	const char *const *headers;   /* "Name: value", NULL-terminated; never logged */
+	const void *body;             /* PUT payload */
+	size_t body_len;
+	void *buf;                    /* a 2xx body lands here ... */
+	size_t buf_max;               /* ... and more than this is -EMSGSIZE */
+	const char *what;             /* for log lines: "get s3://bucket/key" */
+};
+
+struct lb_http_response {
+	long status;
+	size_t body_len;              /* bytes written to buf (2xx only) */
+	bool has_content_length;
+	uint64_t content_length;
+	char etag[130];
+	char request_id[130];         /* x-amz-request-id, for HEAD errors */
+	char error_body[LB_HTTP_ERROR_BODY_MAX + 1]; /* non-2xx body, NUL-terminated */
+	size_t error_len;
+};
+
+/* 0 when a response arrived (whatever its status), else -errno: transient
+ * transport errors are -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH,
+ * -EAGAIN (resolver); permanent ones -EMSGSIZE (body over the ceiling),
+ * -EPROTO (TLS handshake or certificate), -EINVAL, -ENOMEM. Logged. */
+int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
+		    struct lb_http_response *ret);
+
+/* True for the -errno values a retry may cure. */
+bool lb_http_transient(int r);
+
+#endif

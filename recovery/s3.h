@@ -1,0 +1,128 @@
+/* An S3 client (AWS S3, Ceph RGW, MinIO, Huawei OBS) for one bucket: HEAD,
+ * ranged GET, PUT, DELETE and ListObjectsV2, signed with SigV4, retried with
+ * exponential backoff and full jitter on connection errors, 5xx and 429.
+ *
+ * Every operation returns 0 (or a count) or -errno and logs one line naming
+ * the operation, the object, the HTTP status and S3's error code, message
+ * and request id. The errno says what a caller may act on:
+ *   -ENOENT  404 (NoSuchKey, NoSuchBucket)
+ *   -EACCES  403 (AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId)
+ *   -EIO     any other refusal or a malformed answer
+ *   -EMSGSIZE a body longer than its ceiling; -EBADMSG a short one
+ *   transport errors as in http.h, after the retries are spent.
+ * Secrets (secret key, session token, Authorization, presigned queries)
+ * are never logged. */
+#ifndef LB_S3_H
+#define LB_S3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LB_S3_LIST_BODY_MAX (8u * 1024u * 1024u) /* one ListObjectsV2 page */
+#define LB_S3_RETRIES_DEFAULT 6
+#define LB_S3_RETRY_BASE_MS 200u
+#define LB_S3_RETRY_CAP_MS 20000u
+#define LB_S3_RETRY_TOTAL_MS 120000u /* give up retrying after this long */
+
+enum lb_s3_addressing {
+	LB_S3_ADDR_AUTO,  /* path-style with an endpoint, virtual-host for AWS */
+	LB_S3_ADDR_PATH,  /* http://endpoint/bucket/key (IP endpoints need it) */
+	LB_S3_ADDR_VHOST, /* http://bucket.endpoint/key */
+};
+
+struct lb_s3_credentials {
+	char *access_key;
+	char *secret_key;
+	char *session_token; /* NULL without STS */
+};
+
+/* AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the
+ * profile AWS_PROFILE (default "default") of AWS_SHARED_CREDENTIALS_FILE
+ * (default ~/.aws/credentials). -ENOKEY (logged) when neither has a key. */
+int lb_s3_credentials_load(struct lb_s3_credentials *ret);
+/* Wipes and frees; the struct may be reused. Accepts zeroed structs. */
+void lb_s3_credentials_clear(struct lb_s3_credentials *c);
+
+struct lb_s3_config {
+	const char *endpoint;   /* "http(s)://host[:port]"; NULL = AWS for region */
+	const char *bucket;
+	const char *region;     /* NULL = us-east-1 */
+	enum lb_s3_addressing addressing;
+	const struct lb_s3_credentials *creds;
+	const char *ca_bundle;  /* NULL = system CAs; verification is always on */
+	long connect_timeout_s; /* 0 = 10 */
+	long stall_timeout_s;   /* 0 = 60 */
+	int retries;            /* < 0: LIFEBOAT_RETRIES, else LB_S3_RETRIES_DEFAULT */
+	unsigned list_page;     /* 0: LIFEBOAT_LIST_PAGE, else 1000 (keys per page) */
+};
+
+struct lb_s3;
+
+/* Copies everything it needs from cfg (secrets included). */
+int lb_s3_new(const struct lb_s3_config *cfg, struct lb_s3 **ret);
+void lb_s3_free(struct lb_s3 *s3);
+
+/* ret_etag (malloc'ed, with its quotes) may be NULL. */
+int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret_etag);
+
+/* Exactly length bytes at offset into buf (which holds length bytes);
+ * anything shorter or longer is an error. Returns length. */
+int lb_s3_get(struct lb_s3 *s3, const char *key, uint64_t offset, size_t length, void *buf);
+
+/* One PUT with the body's real SHA-256 signed and Content-MD5 checked by
+ * the server. */
+int lb_s3_put(struct lb_s3 *s3, const char *key, const void *data, size_t len);
+
+/* S3 answers 204 for a key that does not exist, so this does too. */
+int lb_s3_delete(struct lb_s3 *s3, const char *key);
+
+struct lb_s3_entry {
+	const char *key;           /* the key, or the common prefix */
+	bool is_prefix;            /* a CommonPrefixes entry (with a delimiter) */
+	uint64_t size;
+	const char *etag;          /* "" when absent */
+	const char *last_modified; /* "" when absent */
+};
+
+/* Return < 0 to stop the listing with that value. */
+typedef int (*lb_s3_list_cb)(const struct lb_s3_entry *e, void *userdata);
+
+/* ListObjectsV2 under prefix (NULL = all), following continuation tokens;
+ * delimiter NULL = flat. Returns the number of entries seen. */
+int lb_s3_list(struct lb_s3 *s3, const char *prefix, const char *delimiter, lb_s3_list_cb cb,
+	       void *userdata);
+
+/* A presigned GET URL for key, valid for expires seconds (<= 7 days). */
+int lb_s3_presign_get(struct lb_s3 *s3, const char *key, unsigned expires, char **ret_url);
+
+/* ---- exposed for tests ---- */
+
+struct lb_s3_error {
+	char code[128];
+	char message[512];
+	char request_id[128];
+};
+
+/* Parse an S3 <Error> body. -EBADMSG when it is not one. */
+int lb_s3_parse_error(const char *xml, size_t len, struct lb_s3_error *ret);
+
+struct lb_s3_list_page {
+	bool truncated;
+	char *next_token; /* malloc'ed, NULL on the last page */
+};
+
+/* Parse one ListBucketResult page, calling cb per Contents and
+ * CommonPrefixes entry in document order. Returns the entry count, or
+ * -EBADMSG for malformed XML (truncated, mismatched tags, bad entities,
+ * DOCTYPE, nesting or values over their ceilings), or cb's error. */
+int lb_s3_parse_list(const char *xml, size_t len, lb_s3_list_cb cb, void *userdata,
+		     struct lb_s3_list_page *ret);
+
+/* Full-jitter backoff before retry number attempt (0-based):
+ * uniform in [0, min(cap, base * 2^attempt)] ms. rng is the PRNG state,
+ * seeded from LIFEBOAT_TEST_SEED when set so tests are exact. */
+unsigned lb_s3_backoff_ms(unsigned attempt, uint64_t *rng);
+uint64_t lb_s3_rng_seed(void);
+
+#endif

@@ -7,7 +7,10 @@
 # and one clear line: wrong secret (403 SignatureDoesNotMatch, exit 4),
 # another user's object (403 AccessDenied, exit 4), unknown bucket
 # (404 NoSuchBucket, exit 3), missing key (404, exit 3), nothing listening
-# (exit 1), usage (exit 2). No secret may appear in anything lifeboat prints.
+# (exit 1), usage (exit 2). Over TLS: trusted with the fixture's CA bundle,
+# refused without it (there is no insecure switch). Against a fake server:
+# 503 SlowDown and 500 retried with backoff, 4xx never, the retry count
+# bounded. No secret may appear in anything lifeboat prints.
 set -u
 
 : "${LB_TOP:?}" "${LB_BIN:?}" "${LB_TMP:?}"
@@ -122,6 +125,67 @@ expect 4 'no S3 credentials' ls "s3://$B/"
 LBENV=
 expect 2 'wrong arguments|which of' get
 expect 2 'not an s3://' get "http://$B/x"
+
+# ---- TLS: the fixture's CA via AWS_CA_BUNDLE or --ca-bundle, never unverified ----
+T=$LB_TMP/rgw-tls
+"$RGW" start "$T" --tls || fail "tests/lib/rgw start --tls"
+trap '"$RGW" stop "$T"; "$RGW" stop "$D"' EXIT
+TLS_URL=$(sed -n 's/^AWS_ENDPOINT_URL=//p' "$T/env")
+case $TLS_URL in https://*) ;; *) fail "TLS fixture endpoint is $TLS_URL" ;; esac
+aws --endpoint-url "$TLS_URL" --ca-bundle "$T/ca.pem" s3api create-bucket --bucket "$B" > /dev/null ||
+	fail "aws s3api create-bucket over TLS"
+LBENV="AWS_ENDPOINT_URL=$TLS_URL AWS_CA_BUNDLE=$T/ca.pem"
+lb put small "s3://$B/tls" && lb get "s3://$B/tls" -o small.back && cmp small small.back ||
+	fail "put/get over TLS with AWS_CA_BUNDLE: $(cat err)"
+LBENV="-u AWS_CA_BUNDLE AWS_ENDPOINT_URL=$TLS_URL"
+lb head "s3://$B/tls" --ca-bundle "$T/ca.pem" || fail "head over TLS with --ca-bundle: $(cat err)"
+LBENV="-u AWS_CA_BUNDLE AWS_ENDPOINT_URL=$TLS_URL LIFEBOAT_RETRIES=0"
+expect 1 '[Cc]ertificate|SSL|TLS' head "s3://$B/tls"
+LBENV=
+echo "ok: TLS verified with the fixture's CA, refused without it"
+
+# ---- retries, against a fake server that answers what it is told ----
+cat > fake.py << 'PY'
+import http.server, sys
+plan = sys.argv[1].split(",")   # statuses to answer, in order; the last repeats
+count = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):
+        global count
+        status = int(plan[min(count, len(plan) - 1)])
+        count += 1
+        with open("fake.count", "w") as f:
+            f.write(str(count))
+        self.send_response(status)
+        self.send_header("Content-Length", "5" if status == 200 else "0")
+        self.send_header("x-amz-request-id", "fake-%d" % count)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+with open("fake.port", "w") as f:
+    f.write(str(s.server_address[1]))
+s.serve_forever()
+PY
+# fake PLAN RETRIES WANT_EXIT WANT_REQUESTS PATTERN
+fake() {
+	rm -f fake.port fake.count
+	python3 fake.py "$1" & fpid=$!
+	i=0; while [ ! -s fake.port ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s fake.port ] || fail "fake server did not start"
+	LBENV="LIFEBOAT_RETRIES=$2 LIFEBOAT_TEST_SEED=7 AWS_ENDPOINT_URL=http://127.0.0.1:$(cat fake.port)"
+	expect "$3" "$5" head "s3://$B/key"
+	LBENV=
+	kill $fpid; wait $fpid 2> /dev/null
+	[ "$(cat fake.count)" = "$4" ] || fail "plan $1: $(cat fake.count) requests, want $4"
+}
+fake 503,500,200 3 0 3 '^lifeboat: .*HTTP 500; retry 2/3 in [0-9]+ ms$'
+fake 503 2 1 3 'HTTP 503 .*request id fake-3'
+fake 429,200 1 0 2 'HTTP 429; retry 1/1 in 60 ms$'  # LIFEBOAT_TEST_SEED makes the jitter exact
+fake 403 5 4 1 'HTTP 403'
+fake 404 5 3 1 'HTTP 404'
+fake 400,200 5 1 1 'HTTP 400'
+echo "ok: retries on 5xx and 429 only, bounded by LIFEBOAT_RETRIES"
 
 # ---- secrets never printed ----
 for s in "$SECRET1" "$SECRET2" wrong-secret-0000000000000000000000000; do

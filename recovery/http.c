@@ -1,6 +1,7 @@
 /* libcurl wrapper; see http.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 		resp->error_body[resp->error_len] = '\0';
 		return len;
 	}
+	/* a request without a buffer (PUT, DELETE) wants no body: whatever
+	 * comes is dropped, never stored */
+	if (!x->req->buf)
+		return len;
 	if (len > x->req->buf_max - resp->body_len) {
 		x->overflow = true;
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */

@@ -32,7 +32,7 @@ struct lb_http_request {
 	const char *const *headers;   /* "Name: value", NULL-terminated; never logged */
 	const void *body;             /* PUT payload */
 	size_t body_len;
-	void *buf;                    /* a 2xx body lands here ... */
+	void *buf;                    /* a 2xx body lands here (NULL: dropped) ... */
 	size_t buf_max;               /* ... and more than this is -EMSGSIZE */
 	const char *what;             /* for log lines: "get s3://bucket/key" */
 };

@@ -21,6 +21,22 @@ command -v radosgw > /dev/null || { echo "skip: radosgw not installed"; exit 77;
 command -v aws > /dev/null || { echo "skip: aws-cli not installed (creates the bucket)"; exit 77; }
 [ -x "$LB_BIN" ] || fail "$LB_BIN missing: run make lifeboat"
 
+# ---- offline: the signing clock seam and addressing, through presign ----
+# With LIFEBOAT_TEST_TIME the URL is the AWS S3 documentation's example.
+url=$(env -u AWS_SESSION_TOKEN LIFEBOAT_TEST_TIME=20130524T000000Z AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE \
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1 \
+	"$LB_BIN" s3 presign s3://examplebucket/test.txt --expires 86400 \
+	--endpoint https://s3.amazonaws.com --virtual-host) || fail "presign"
+[ "$url" = "$(cat "$LB_TOP/tests/fixtures/sigv4/s3-presigned-get/s3-presigned-get.url")" ] ||
+	fail "presign with LIFEBOAT_TEST_TIME: $url"
+p() { env -u AWS_ENDPOINT_URL -u AWS_REGION -u AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK "$LB_BIN" s3 presign "$@" | cut -d'?' -f1; }
+[ "$(p s3://b/k --region eu-west-1)" = https://b.s3.eu-west-1.amazonaws.com/k ] || fail "AWS default: $(p s3://b/k --region eu-west-1)"
+[ "$(p s3://b.dotted/k)" = https://s3.us-east-1.amazonaws.com/b.dotted/k ] || fail "dotted bucket: $(p s3://b.dotted/k)"
+[ "$(p s3://b/a%20b/c --endpoint http://10.0.0.1:9000)" = http://10.0.0.1:9000/b/a%2520b/c ] ||
+	fail "endpoint: $(p s3://b/a%20b/c --endpoint http://10.0.0.1:9000)"
+[ "$(p s3://b/k --endpoint http://minio:9000 --virtual-host)" = http://b.minio:9000/k ] || fail "virtual host"
+echo "ok: presign golden URL and addressing"
+
 D=$LB_TMP/rgw
 "$RGW" start "$D" || fail "tests/lib/rgw start"
 trap '"$RGW" stop "$D"' EXIT

@@ -11,76 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <mbedtls/base64.h>
-#include <mbedtls/md.h>
-#include <mbedtls/md5.h>
-#include <mbedtls/sha256.h>
-
+#include "hash.h"
 #include "sigv4.h"
 #include "util.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
-
-/* ---- mbedTLS: its negative codes end here ---- */
-
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-int lb_sha256_hex(const void *data, size_t len, char ret_hex[65])
-{
-	uint8_t md[32];
-	int r;
-
-	r = mbedtls_sha256(data, len, md, 0);
-	if (r != 0) {
-		lb_log("sha256: mbedTLS error -0x%04x", (unsigned)-r);
-		return -EIO;
-	}
-	hex(md, sizeof(md), ret_hex);
-	return 0;
-}
-
-int lb_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-		   uint8_t ret_mac[32])
-{
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	int r;
-
-	if (!info) {
-		lb_log("hmac-sha256: SHA-256 missing from mbedTLS");
-		return -ENOSYS;
-	}
-	r = mbedtls_md_hmac(info, key, key_len, data, len, ret_mac);
-	if (r != 0) {
-		lb_log("hmac-sha256: mbedTLS error -0x%04x", (unsigned)-r);
-		return -EIO;
-	}
-	return 0;
-}
-
-int lb_md5_base64(const void *data, size_t len, char ret_b64[25])
-{
-	uint8_t md[16];
-	size_t olen;
-	int r;
-
-	r = mbedtls_md5(data, len, md);
-	if (r == 0)
-		r = mbedtls_base64_encode((unsigned char *)ret_b64, 25, &olen, md, sizeof(md));
-	if (r != 0) {
-		lb_log("md5: mbedTLS error -0x%04x", (unsigned)-r);
-		return -EIO;
-	}
-	return 0;
-}
 
 /* ---- a growable string; an allocation failure sticks until the end ---- */
 
@@ -553,7 +488,7 @@ static int do_sign(const struct lb_sigv4_request *req, const struct lb_sigv4_cre
 	r = lb_hmac_sha256(key, sizeof(key), res->string_to_sign, strlen(res->string_to_sign), mac);
 	if (r < 0)
 		goto fail;
-	hex(mac, sizeof(mac), res->signature);
+	lb_hex(mac, sizeof(mac), res->signature);
 
 	if (presign) {
 		char *qs;

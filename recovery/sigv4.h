@@ -1,15 +1,15 @@
 /* AWS Signature Version 4 as a pure function: request in, Authorization
  * header (or presigned query) out. No I/O, no clock, no globals, so the
  * published AWS test vectors can check every intermediate string.
- *
- * Also the one wrapper around mbedTLS hashing (SHA-256, HMAC, MD5), so
- * swapping the crypto library touches this file only. */
+ * Hashing goes through hash.h, the one wrapper around mbedTLS. */
 #ifndef LB_SIGV4_H
 #define LB_SIGV4_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "hash.h"
 
 #define LB_SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 #define LB_SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -85,12 +85,5 @@ int lb_sigv4_parse_time(const char *s, time_t *ret);
 /* URI-encode per AWS rules: A-Za-z0-9-._~ kept, every other byte %XX
  * (uppercase); '/' kept only when keep_slash. Malloc'ed, NULL on ENOMEM. */
 char *lb_sigv4_uri_encode(const char *s, int keep_slash);
-
-/* Hashing, the only place that talks to mbedTLS: 0 or -errno, logged here. */
-int lb_sha256_hex(const void *data, size_t len, char ret_hex[65]);
-int lb_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-		   uint8_t ret_mac[32]);
-/* base64(MD5(data)), for Content-MD5; 0 or -errno. */
-int lb_md5_base64(const void *data, size_t len, char ret_b64[25]);
 
 #endif

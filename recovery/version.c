@@ -2,6 +2,7 @@
  * recovery image is only as trustworthy as the TLS and decompression code
  * inside it, and operators ask "which curl is on this ISO?". */
 #include <curl/curl.h>
+#include <json-c/json_c_version.h>
 #include <mbedtls/version.h>
 #include <stdio.h>
 #include <zstd.h>
@@ -25,4 +26,5 @@ void lb_print_version(void)
 	printf("mbedtls %s\n", mbed);
 	printf("zstd %s\n", ZSTD_versionString());
 	printf("libblkid %s\n", lb_probe_library_version());
+	printf("json-c %s\n", json_c_version());
 }

@@ -54,7 +54,7 @@ cmp -s bom.txt root/etc/lifeboat/bom.txt && ok "the ISO's and the image's BOM ag
 
 # The bill of materials names every component with the pinned (or
 # resolved) version, licence and checksum.
-for p in linux busybox mbedtls curl zstd util-linux; do
+for p in linux busybox mbedtls curl zstd util-linux json-c; do
 	(. "$LB_TOP/package/$p/$p.pin"
 	 line=$(grep "^$p " bom.txt) || { echo "FAIL - BOM lacks $p"; exit 1; }
 	 echo "$line" | grep -q "$SHA256" || echo "$line" | grep -q 'pin not on the mirror' ||
@@ -64,7 +64,7 @@ done
 
 # The program's libraries are the pinned ones.
 "$LB_BIN" --version > version.txt
-for v in "libcurl 8.14.1" "mbedtls 3.6.6" "zstd 1.5.7" "libblkid 2.41.5"; do
+for v in "libcurl 8.14.1" "mbedtls 3.6.6" "zstd 1.5.7" "libblkid 2.41.5" "json-c 0.18"; do
 	grep -qx "$v" version.txt && ok "lifeboat links $v" || bad "lifeboat --version lacks '$v': $(tr '\n' ' ' < version.txt)"
 done
 sysroot=$LB_OUT/build/sysroot-musl

@@ -1,0 +1,29 @@
+/* Hashes and hex: the one wrapper around mbedTLS's hash API, so swapping
+ * the crypto library (or adding SHA-NI code) touches hash.c only. */
+#ifndef LB_HASH_H
+#define LB_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int lb_sha256(const void *data, size_t len, uint8_t ret[32]);
+
+/* Incremental hashing, for data that arrives in pieces. */
+struct lb_sha256_ctx;
+int lb_sha256_begin(struct lb_sha256_ctx **ret);
+int lb_sha256_update(struct lb_sha256_ctx *c, const void *data, size_t len);
+int lb_sha256_end(struct lb_sha256_ctx *c, uint8_t ret[32]); /* frees c */
+void lb_sha256_free(struct lb_sha256_ctx *c);
+
+/* The same as lowercase hex; 0 or -errno, logged. */
+int lb_sha256_hex(const void *data, size_t len, char ret_hex[65]);
+int lb_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t ret_mac[32]);
+/* base64(MD5(data)), for Content-MD5. */
+int lb_md5_base64(const void *data, size_t len, char ret_b64[25]);
+
+/* out gets 2n lowercase hex digits and a NUL. */
+void lb_hex(const uint8_t *in, size_t n, char *out);
+/* Exactly 2n lowercase hex digits and nothing else; 0 or -EINVAL. */
+int lb_unhex(const char *in, uint8_t *out, size_t n);
+
+#endif

@@ -170,6 +170,8 @@ static int do_get(struct lb_s3 *s3, const char *key, const char *range, const ch
 	}
 	if (!range || open_end) {
 		r = lb_s3_head(s3, key, &size, NULL);
+		if (r == -ENOENT)
+			lb_log("s3 get s3://.../%s: not found (HTTP 404: no such key or bucket)", key);
 		if (r < 0)
 			return r;
 		if (a > size || (range && a == size)) {
@@ -373,6 +375,8 @@ int cmd_s3(int argc, char **argv)
 		r = do_put(s3, file, key);
 	} else if (strcmp(verb, "head") == 0) {
 		r = lb_s3_head(s3, key, &size, &etag);
+		if (r == -ENOENT)
+			lb_log("s3 head s3://%s/%s: not found (HTTP 404: no such key or bucket)", bucket, key);
 		if (r == 0)
 			printf("size %" PRIu64 "\netag %s\n", size, etag[0] ? etag : "-");
 	} else if (strcmp(verb, "rm") == 0) {

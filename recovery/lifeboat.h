@@ -12,9 +12,17 @@ enum {
 	LB_EXIT_USAGE = 2,
 };
 
+#ifndef LIFEBOAT_VERSION
+#define LIFEBOAT_VERSION "0.0.0-dev"
+#endif
+
 /* argv[0] is the command name; returns an exit code. */
 int cmd_disks(int argc, char **argv);
 int cmd_s3(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 /* Text of "lifeboat --version", shared with "lifeboat version" later. */
 void lb_print_version(void);

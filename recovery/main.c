@@ -18,6 +18,10 @@ struct lb_command {
 
 static const struct lb_command commands[] = {
 	{ "disks", cmd_disks, SUMMARY_disks, HELP_disks },
+	{ "backup", cmd_backup, SUMMARY_backup, HELP_backup },
+	{ "restore", cmd_restore, SUMMARY_restore, HELP_restore },
+	{ "list", cmd_list, SUMMARY_list, HELP_list },
+	{ "show", cmd_show, SUMMARY_show, HELP_show },
 	{ "s3", cmd_s3, SUMMARY_s3, HELP_s3 },
 };
 

@@ -925,6 +925,11 @@ int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret
 	r = s3_request(s3, &op, what);
 	if (r < 0)
 		return r;
+	/* HEAD is how callers ask whether an object exists (a backup asks it
+	 * for every chunk): absence is an answer, not an error, so a 404 is
+	 * returned unlogged and the caller says what it means. */
+	if (s3->resp->status == 404)
+		return -ENOENT;
 	if (s3->resp->status != 200)
 		return refused(s3, what);
 	if (!s3->resp->has_content_length) {

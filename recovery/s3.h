@@ -63,7 +63,9 @@ struct lb_s3;
 int lb_s3_new(const struct lb_s3_config *cfg, struct lb_s3 **ret);
 void lb_s3_free(struct lb_s3 *s3);
 
-/* ret_etag (malloc'ed, with its quotes) may be NULL. */
+/* ret_etag (malloc'ed, with its quotes) may be NULL. A missing object (or
+ * bucket: a HEAD answer has no body to tell them apart) is -ENOENT and not
+ * logged. */
 int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret_etag);
 
 /* Exactly length bytes at offset into buf (which holds length bytes);

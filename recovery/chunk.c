@@ -1,0 +1,113 @@
+/* zstd in one place: chunk frames are made and checked here, and zstd's
+ * error codes are turned into messages here and nowhere else. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "chunk.h"
+#include "hash.h"
+#include "util.h"
+
+size_t lb_chunk_stored_max(size_t len)
+{
+	return ZSTD_compressBound(len);
+}
+
+int lb_chunk_compress(const void *in, size_t len, int level, void **ret, size_t *ret_len)
+{
+	size_t cap = ZSTD_compressBound(len), n;
+	void *out = malloc(cap);
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	int r = 0;
+
+	if (!out || !cc) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* One frame that carries its content size, so a reader can bound the
+	 * output before decompressing; a checksum is redundant with SHA-256. */
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1))) {
+		lb_log("zstd: compression level %d refused", level);
+		r = -EINVAL;
+		goto fail;
+	}
+	n = ZSTD_compress2(cc, out, cap, in, len);
+	if (ZSTD_isError(n)) {
+		lb_log("zstd: compress: %s", ZSTD_getErrorName(n));
+		r = -EIO;
+		goto fail;
+	}
+	*ret = out;
+	*ret_len = n;
+	out = NULL;
+fail:
+	ZSTD_freeCCtx(cc);
+	free(out);
+	return r;
+}
+
+int lb_chunk_decode(const void *in, size_t in_len, void *out, size_t len, const uint8_t hash[32], const char *name)
+{
+	unsigned long long content = ZSTD_getFrameContentSize(in, in_len);
+	size_t frame = ZSTD_findFrameCompressedSize(in, in_len), n;
+	uint8_t got[32];
+	char want_hex[65], got_hex[65];
+	int r;
+
+	if (content == ZSTD_CONTENTSIZE_ERROR || ZSTD_isError(frame)) {
+		lb_log("chunk %s: not a zstd frame, or truncated (%zu bytes)", name, in_len);
+		return -EBADMSG;
+	}
+	if (content == ZSTD_CONTENTSIZE_UNKNOWN) {
+		lb_log("chunk %s: the frame does not record its size (not written by lifeboat?)", name);
+		return -EBADMSG;
+	}
+	if (content != len) {
+		lb_log("chunk %s: frame holds %llu bytes, the index says %zu", name, content, len);
+		return -EBADMSG;
+	}
+	if (frame != in_len) {
+		lb_log("chunk %s: %zu bytes after the frame", name, in_len - frame);
+		return -EBADMSG;
+	}
+	/* The output buffer is exactly the chunk: a frame cannot write past it. */
+	n = ZSTD_decompress(out, len, in, in_len);
+	if (ZSTD_isError(n) || n != len) {
+		lb_log("chunk %s: corrupt: %s", name, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
+		return -EBADMSG;
+	}
+	r = lb_sha256(out, len, got);
+	if (r < 0)
+		return r;
+	if (memcmp(got, hash, 32) != 0) {
+		lb_hex(hash, 32, want_hex);
+		lb_hex(got, 32, got_hex);
+		lb_log("chunk %s: content hashes to %s, not %s", name, got_hex, want_hex);
+		return -EILSEQ;
+	}
+	return 0;
+}
+
+int lb_chunk_is_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	/* memcmp against itself shifted by one: zero iff the first byte is
+	 * zero and every byte equals the next. Fast (vectorised memcmp). */
+	return len == 0 || (c[0] == 0 && memcmp(c, c + 1, len - 1) == 0);
+}
+
+void lb_chunk_key(const uint8_t hash[32], char *out)
+{
+	char hex[65];
+
+	lb_hex(hash, 32, hex);
+	memcpy(out, "chunks/", 7);
+	memcpy(out + 7, hex, 4);
+	out[11] = '/';
+	memcpy(out + 12, hex, 64);
+	memcpy(out + 76, ".zst", 5);
+}

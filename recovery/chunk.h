@@ -1,0 +1,30 @@
+/* One chunk's bytes <-> its stored form (one zstd frame), verified.
+ * docs/FORMAT.md: a stored chunk is exactly one frame carrying its content
+ * size; anything shorter, longer or trailing is corrupt. */
+#ifndef LB_CHUNK_H
+#define LB_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The largest stored chunk a reader accepts for a chunk of len bytes
+ * (zstd's worst case): the ceiling for fetching a chunk. */
+size_t lb_chunk_stored_max(size_t len);
+
+/* Compress len bytes at `level` (1..19) into a malloc'ed frame. */
+int lb_chunk_compress(const void *in, size_t len, int level, void **ret, size_t *ret_len);
+
+/* Decompress a stored chunk into out, which must hold exactly `len` bytes,
+ * and check its SHA-256 against `hash`. `name` is for the log. 0, or
+ * -EBADMSG (corrupt frame, wrong length, trailing bytes) or -EILSEQ (the
+ * bytes do not hash to `hash`), each logged with the name. */
+int lb_chunk_decode(const void *in, size_t in_len, void *out, size_t len, const uint8_t hash[32],
+		    const char *name);
+
+/* True when len bytes at p are all zero. */
+int lb_chunk_is_zero(const void *p, size_t len);
+
+/* Key of a chunk: "chunks/XXXX/<hex>.zst" into out (at least 81 bytes). */
+void lb_chunk_key(const uint8_t hash[32], char *out);
+
+#endif

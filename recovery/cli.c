@@ -1,0 +1,95 @@
+/* Command-line pieces shared by the commands. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+int lb_cli_pair_add(struct lb_cli_pairs *p, const char *arg, const char *option, const char *form)
+{
+	const char *eq = strchr(arg, '=');
+	char **names, **values;
+
+	if (!eq || eq == arg || !eq[1]) {
+		lb_log("%s %s: expected %s", option, arg, form);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (strlen(p->names[i]) == (size_t)(eq - arg) && strncmp(p->names[i], arg, (size_t)(eq - arg)) == 0) {
+			lb_log("%s %s: %s given twice", option, arg, p->names[i]);
+			return -EINVAL;
+		}
+	names = realloc(p->names, (p->n + 1) * sizeof(char *));
+	if (!names)
+		return -ENOMEM;
+	p->names = names;
+	values = realloc(p->values, (p->n + 1) * sizeof(char *));
+	if (!values)
+		return -ENOMEM;
+	p->values = values;
+	p->names[p->n] = strndup(arg, (size_t)(eq - arg));
+	p->values[p->n] = strdup(eq + 1);
+	if (!p->names[p->n] || !p->values[p->n]) {
+		free(p->names[p->n]);
+		free(p->values[p->n]);
+		return -ENOMEM;
+	}
+	p->n++;
+	return 0;
+}
+
+int lb_cli_pair_find(const struct lb_cli_pairs *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+void lb_cli_pairs_clear(struct lb_cli_pairs *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->names[i]);
+		free(p->values[i]);
+	}
+	free(p->names);
+	free(p->values);
+	p->names = p->values = NULL;
+	p->n = 0;
+}
+
+int lb_cli_parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}

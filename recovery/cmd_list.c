@@ -1,0 +1,190 @@
+/* list - the restore points in a store
+ * usage: lifeboat list [options] STORE [SERVER]
+ *
+ * One line per restore point: server, id, kind (backup, or image and its
+ * type), creation time (UTC), and its disks with their sizes. Only points
+ * whose manifest is valid are listed; damaged ones are reported on stderr.
+ * STORE is s3://bucket/prefix or a directory.
+ *
+ * Options:
+ *   --json                 one JSON document: {"points": [...]}
+ *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
+ *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
+ *   --ca-bundle FILE       CA certificates for the endpoint
+ *   -h, --help             this text
+ *
+ * Exit status: 0 listed (also when there are none), 1 failure, 2 usage error.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "help.h"
+#include "json.h"
+#include "lifeboat.h"
+#include "point.h"
+#include "store.h"
+#include "util.h"
+
+static const char *kind_str(const struct lb_manifest *m)
+{
+	static const char *types[] = { "image", "image:system", "image:data", "image:full" };
+
+	return m->kind == LB_KIND_BACKUP ? "backup" : types[m->image_type];
+}
+
+static void human(uint64_t v, char out[16])
+{
+	const char *u = "BKMGTP";
+	double d = (double)v;
+
+	while (d >= 1024 && u[1]) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(out, 16, *u == 'B' ? "%.0f%c" : "%.1f%c", d, *u == 'B' ? 'B' : *u);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	enum { O_JSON = 256, O_ENDPOINT, O_REGION, O_CA };
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		{ "endpoint", required_argument, NULL, O_ENDPOINT },
+		{ "region", required_argument, NULL, O_REGION },
+		{ "ca-bundle", required_argument, NULL, O_CA },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct lb_store_opts sopts = { 0 };
+	struct lb_store *st = NULL;
+	struct lb_json *j = NULL;
+	char **servers = NULL;
+	size_t n_servers = 0;
+	bool json = false;
+	int c, rc = LB_EXIT_USAGE;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_JSON:
+			json = true;
+			break;
+		case O_ENDPOINT:
+			sopts.endpoint = optarg;
+			break;
+		case O_REGION:
+			sopts.region = optarg;
+			break;
+		case O_CA:
+			sopts.ca_bundle = optarg;
+			break;
+		case 'h':
+			fputs(HELP_list, stdout);
+			return LB_EXIT_OK;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc - 1 && optind != argc - 2)
+		goto usage;
+	rc = LB_EXIT_FAILURE;
+	if (lb_store_open(argv[optind], &sopts, &st) < 0)
+		goto done;
+	if (optind == argc - 2) {
+		servers = calloc(1, sizeof(char *));
+		if (!servers || !(servers[0] = strdup(argv[optind + 1])))
+			goto done;
+		n_servers = 1;
+	} else if (lb_point_servers(st, &servers, &n_servers) < 0) {
+		goto done;
+	}
+	if (json) {
+		if (lb_json_new(stdout, true, &j) < 0)
+			goto done;
+		lb_json_object_begin(j);
+		lb_json_key(j, "points");
+		lb_json_array_begin(j);
+	} else {
+		printf("%-20s %-25s %-13s %-20s %s\n", "SERVER", "ID", "KIND", "CREATED (UTC)", "DISKS");
+	}
+	for (size_t s = 0; s < n_servers; s++) {
+		char **keys = NULL;
+		size_t n = 0;
+
+		if (lb_point_keys(st, servers[s], &keys, &n) < 0)
+			goto done;
+		for (size_t k = 0; k < n; k++) {
+			struct lb_manifest *m = NULL;
+			void *buf = NULL;
+			size_t len = 0;
+			char created[32];
+			time_t t;
+
+			if (lb_store_get(st, keys[k], LB_MANIFEST_MAX, &buf, &len) < 0 ||
+			    lb_manifest_parse(buf, len, keys[k], &m) < 0) {
+				lb_log("%s: not listed (see above)", keys[k]);
+				free(buf);
+				continue;
+			}
+			free(buf);
+			t = (time_t)m->created;
+			strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", gmtime(&t));
+			if (json) {
+				lb_json_object_begin(j);
+				lb_json_key(j, "server"), lb_json_string(j, m->server);
+				lb_json_key(j, "id"), lb_json_string(j, m->id);
+				lb_json_key(j, "kind"), lb_json_string(j, m->kind == LB_KIND_BACKUP ? "backup" : "image");
+				lb_json_key(j, "image_type"),
+					lb_json_string(j, m->kind == LB_KIND_BACKUP ? NULL : kind_str(m) + 6);
+				lb_json_key(j, "name"), lb_json_string(j, m->name);
+				lb_json_key(j, "created"), lb_json_u64(j, (uint64_t)m->created);
+				lb_json_key(j, "disks");
+				lb_json_array_begin(j);
+				for (size_t d = 0; d < m->n_disks; d++) {
+					lb_json_object_begin(j);
+					lb_json_key(j, "name"), lb_json_string(j, m->disks[d].name);
+					lb_json_key(j, "role"), lb_json_string(j, m->disks[d].system ? "system" : "data");
+					lb_json_key(j, "size"), lb_json_u64(j, m->disks[d].size);
+					lb_json_object_end(j);
+				}
+				lb_json_array_end(j);
+				lb_json_object_end(j);
+			} else {
+				printf("%-20s %-25s %-13s %-20s", m->server, m->id, kind_str(m), created);
+				for (size_t d = 0; d < m->n_disks; d++) {
+					char h[16];
+
+					human(m->disks[d].size, h);
+					printf("%s%s:%s", d ? " " : " ", m->disks[d].name, h);
+				}
+				printf("\n");
+			}
+			lb_manifest_free(m);
+		}
+		lb_point_strv_free(keys, n);
+	}
+	if (json) {
+		lb_json_array_end(j);
+		lb_json_object_end(j);
+		if (lb_json_free(j) < 0) {
+			j = NULL;
+			goto done;
+		}
+		j = NULL;
+	}
+	rc = LB_EXIT_OK;
+	goto done;
+usage:
+	fputs("usage: lifeboat list [options] STORE [SERVER]\n", stderr);
+done:
+	if (j)
+		lb_json_free(j);
+	lb_point_strv_free(servers, n_servers);
+	lb_store_close(st);
+	return rc;
+}

@@ -1,0 +1,464 @@
+/* Stores: the S3 backend (through s3.c) and the directory backend. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "s3.h"
+#include "store.h"
+#include "util.h"
+
+struct lb_store {
+	char *url;
+	char *dir;              /* directory backend: the root, no trailing slash */
+	struct lb_s3 *s3;       /* S3 backend */
+	char *prefix;           /* S3: "prefix/" or "" */
+	struct lb_s3_credentials creds;
+};
+
+/* Keys come from manifests and listings: never let one leave the store. */
+static bool key_ok(const char *key)
+{
+	if (!*key || key[0] == '/' || strstr(key, "//") || strlen(key) > 1024)
+		return false;
+	for (const char *p = key; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return false;
+	for (const char *seg = key; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL)
+		if (strncmp(seg, "..", 2) == 0 && (seg[2] == '/' || seg[2] == '\0'))
+			return false;
+	return true;
+}
+
+static const char *env(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+
+	if ((!v || !*v) && b)
+		v = getenv(b);
+	return v && *v ? v : NULL;
+}
+
+static int open_s3(struct lb_store *st, const char *url, const struct lb_store_opts *opts)
+{
+	const char *b = url + 5, *slash = strchr(b, '/');
+	struct lb_s3_config cfg = { 0 };
+	char *bucket = NULL;
+	int r;
+
+	bucket = slash ? strndup(b, (size_t)(slash - b)) : strdup(b);
+	st->prefix = lb_strdupf("%s", slash ? slash + 1 : "");
+	if (!bucket || !st->prefix) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (!*bucket) {
+		lb_log("store %s: no bucket name", url);
+		r = -EINVAL;
+		goto fail;
+	}
+	/* "prefix" and "prefix/" name the same store */
+	while (*st->prefix && st->prefix[strlen(st->prefix) - 1] == '/')
+		st->prefix[strlen(st->prefix) - 1] = '\0';
+	if (*st->prefix) {
+		char *p = lb_strdupf("%s/", st->prefix);
+
+		free(st->prefix);
+		st->prefix = p;
+		if (!p) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	r = lb_s3_credentials_load(&st->creds);
+	if (r < 0)
+		goto fail;
+	cfg.endpoint = opts && opts->endpoint ? opts->endpoint : env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
+	cfg.bucket = bucket;
+	cfg.region = opts && opts->region ? opts->region : env("AWS_REGION", "AWS_DEFAULT_REGION");
+	cfg.addressing = opts && opts->addressing == 1 ? LB_S3_ADDR_PATH :
+			 opts && opts->addressing == 2 ? LB_S3_ADDR_VHOST :
+							 LB_S3_ADDR_AUTO;
+	cfg.creds = &st->creds;
+	cfg.ca_bundle = opts && opts->ca_bundle ? opts->ca_bundle : env("AWS_CA_BUNDLE", NULL);
+	cfg.retries = -1;
+	r = lb_s3_new(&cfg, &st->s3);
+fail:
+	free(bucket);
+	return r;
+}
+
+int lb_store_open(const char *url, const struct lb_store_opts *opts, struct lb_store **ret)
+{
+	struct lb_store *st;
+	const char *path = NULL;
+	struct stat sb;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->url = strdup(url);
+	if (!st->url) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (strncmp(url, "s3://", 5) == 0) {
+		r = open_s3(st, url, opts);
+		if (r < 0)
+			goto fail;
+		*ret = st;
+		return 0;
+	}
+	if (strncmp(url, "file://", 7) == 0)
+		path = url + 7;
+	else if (url[0] == '/')
+		path = url;
+	if (!path) {
+		lb_log("store %s: not a store URL (s3://bucket/prefix, file:///path or /path)", url);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		lb_log("store %s: not a directory", url);
+		r = -ENOENT;
+		goto fail;
+	}
+	st->dir = strdup(path);
+	if (!st->dir) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	while (strlen(st->dir) > 1 && st->dir[strlen(st->dir) - 1] == '/')
+		st->dir[strlen(st->dir) - 1] = '\0';
+	*ret = st;
+	return 0;
+fail:
+	lb_store_close(st);
+	return r;
+}
+
+void lb_store_close(struct lb_store *st)
+{
+	if (!st)
+		return;
+	free(st->url);
+	free(st->dir);
+	free(st->prefix);
+	lb_s3_free(st->s3);
+	lb_s3_credentials_clear(&st->creds);
+	free(st);
+}
+
+const char *lb_store_url(const struct lb_store *st)
+{
+	return st->url;
+}
+
+static char *path_of(struct lb_store *st, const char *key)
+{
+	if (!key_ok(key)) {
+		lb_log("store %s: refusing the key '%s'", st->url, key);
+		return NULL;
+	}
+	return lb_strdupf("%s/%s", st->dir, key);
+}
+
+static char *s3_key(struct lb_store *st, const char *key)
+{
+	if (!key_ok(key)) {
+		lb_log("store %s: refusing the key '%s'", st->url, key);
+		return NULL;
+	}
+	return lb_strdupf("%s%s", st->prefix, key);
+}
+
+int lb_store_exists(struct lb_store *st, const char *key)
+{
+	if (st->s3) {
+		char *k = s3_key(st, key);
+		uint64_t size;
+		int r;
+
+		if (!k)
+			return -EINVAL;
+		r = lb_s3_head(st->s3, k, &size, NULL);
+		free(k);
+		return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+	}
+
+	char *p = path_of(st, key);
+	struct stat sb;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	r = stat(p, &sb) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
+	if (r < 0)
+		lb_log("store %s: %s: %s", st->url, key, strerror(-r));
+	free(p);
+	return r;
+}
+
+static int s3_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len)
+{
+	char *k = s3_key(st, key), *buf = NULL;
+	uint64_t size = 0;
+	int r;
+
+	if (!k)
+		return -EINVAL;
+	/* HEAD for the size, then a GET of exactly that: the ceiling is checked
+	 * before a byte of the body is accepted. */
+	r = lb_s3_head(st->s3, k, &size, NULL);
+	if (r < 0)
+		goto fail;
+	if (size > max) {
+		lb_log("store %s: %s is %llu bytes, more than the %zu expected", st->url, key, (unsigned long long)size,
+		       max);
+		r = -EFBIG;
+		goto fail;
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (size > 0) {
+		r = lb_s3_get(st->s3, k, 0, (size_t)size, buf);
+		if (r < 0)
+			goto fail;
+	}
+	buf[size] = '\0';
+	*ret = buf;
+	*ret_len = (size_t)size;
+	buf = NULL;
+	r = 0;
+fail:
+	free(buf);
+	free(k);
+	return r;
+}
+
+int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len)
+{
+	char *p = path_of(st, key), *buf = NULL;
+	struct stat sb;
+	size_t done = 0;
+	int fd = -1, r;
+
+	if (st->s3) {
+		free(p);
+		return s3_get(st, key, max, ret, ret_len);
+	}
+	if (!p)
+		return -EINVAL;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r != -ENOENT)
+			lb_log("store %s: open %s: %s", st->url, key, strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if ((uint64_t)sb.st_size > max) {
+		lb_log("store %s: %s is %lld bytes, more than the %zu expected", st->url, key, (long long)sb.st_size, max);
+		r = -EFBIG;
+		goto fail;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	while (done < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)sb.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			lb_log("store %s: read %s: %s", st->url, key, n < 0 ? strerror(errno) : "file shrank");
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	buf[done] = '\0';
+	*ret = buf;
+	*ret_len = done;
+	buf = NULL;
+	r = 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(p);
+	return r;
+}
+
+static int mkdirs(char *path)
+{
+	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			*s = '/';
+			return -errno;
+		}
+		*s = '/';
+	}
+	return 0;
+}
+
+int lb_store_put(struct lb_store *st, const char *key, const void *data, size_t len)
+{
+	char *p, *tmp = NULL;
+	size_t done = 0;
+	int fd = -1, r;
+
+	if (st->s3) {
+		char *k = s3_key(st, key);
+
+		/* One PUT: S3 makes the object visible whole or not at all. */
+		r = k ? lb_s3_put(st->s3, k, data, len) : -EINVAL;
+		free(k);
+		return r < 0 ? r : 0;
+	}
+	p = path_of(st, key);
+	if (!p)
+		return -EINVAL;
+	tmp = lb_strdupf("%s.tmp.%ld", p, (long)getpid());
+	if (!tmp) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = mkdirs(p);
+	if (r < 0) {
+		lb_log("store %s: creating the directory of %s: %s", st->url, key, strerror(-r));
+		goto fail;
+	}
+	/* Write aside, flush, rename: a reader sees all of it or nothing,
+	 * also after a crash. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		lb_log("store %s: create %s: %s", st->url, key, strerror(errno));
+		goto fail;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			lb_log("store %s: write %s: %s", st->url, key, strerror(errno));
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		r = -errno;
+		fd = -1;
+		lb_log("store %s: flush %s: %s", st->url, key, strerror(-r));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, p) < 0) {
+		r = -errno;
+		lb_log("store %s: rename to %s: %s", st->url, key, strerror(errno));
+		goto fail;
+	}
+	r = 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (r < 0 && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(p);
+	return r;
+}
+
+static int list_dir(struct lb_store *st, const char *rel, bool delim, lb_store_list_cb cb, void *userdata)
+{
+	char *p = lb_strdupf("%s/%s", st->dir, rel);
+	DIR *d = p ? opendir(p) : NULL;
+	struct dirent *e;
+	int r = 0;
+
+	if (!d) {
+		r = errno == ENOENT ? 0 : -errno;
+		if (r < 0)
+			lb_log("store %s: list %s: %s", st->url, rel, strerror(errno));
+		free(p);
+		return r;
+	}
+	while (r == 0 && (e = readdir(d))) {
+		struct stat sb;
+		char *key, *full;
+
+		if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp."))
+			continue;
+		key = lb_strdupf("%s%s", rel, e->d_name);
+		full = key ? lb_strdupf("%s/%s", st->dir, key) : NULL;
+		if (!full || stat(full, &sb) < 0) {
+			free(key);
+			free(full);
+			continue;
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			char *sub = lb_strdupf("%s/", key);
+
+			if (sub)
+				r = delim ? cb(sub, 0, userdata) : list_dir(st, sub, false, cb, userdata);
+			free(sub);
+		} else if (S_ISREG(sb.st_mode)) {
+			r = cb(key, (uint64_t)sb.st_size, userdata);
+		}
+		free(key);
+		free(full);
+	}
+	closedir(d);
+	free(p);
+	return r;
+}
+
+struct s3_list {
+	size_t cut; /* length of the store prefix */
+	lb_store_list_cb cb;
+	void *userdata;
+};
+
+static int s3_list_cb(const struct lb_s3_entry *e, void *userdata)
+{
+	struct s3_list *l = userdata;
+	int r;
+
+	if (strlen(e->key) <= l->cut)
+		return 0;
+	r = l->cb(e->key + l->cut, e->size, l->userdata);
+	return r > 0 ? -ECANCELED : r;
+}
+
+int lb_store_list(struct lb_store *st, const char *dir, bool delim, lb_store_list_cb cb, void *userdata)
+{
+	if (*dir && !key_ok(dir))
+		return -EINVAL;
+	if (st->s3) {
+		struct s3_list l = { strlen(st->prefix), cb, userdata };
+		char *k = lb_strdupf("%s%s", st->prefix, dir);
+		int r = k ? lb_s3_list(st->s3, k, delim ? "/" : NULL, s3_list_cb, &l) : -ENOMEM;
+
+		free(k);
+		return r < 0 ? r : 0;
+	}
+	return list_dir(st, dir, delim, cb, userdata);
+}

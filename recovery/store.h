@@ -1,0 +1,44 @@
+/* A store: where restore points live (docs/FORMAT.md), named by URL.
+ *
+ *   s3://bucket/prefix     an S3-compatible object store (s3.c)
+ *   file:///path, /path    a directory laid out the same way: a copy of a
+ *                          bucket on a USB disk or NFS, and the tests' store
+ *
+ * Keys are relative to the prefix ("chunks/abcd/...", "points/web01/...").
+ * Objects are immutable, so there is no overwrite, rename or locking. */
+#ifndef LB_STORE_H
+#define LB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lb_store;
+
+struct lb_store_opts {
+	const char *endpoint;   /* S3: overrides AWS_ENDPOINT_URL */
+	const char *region;     /* S3: overrides AWS_REGION */
+	const char *ca_bundle;  /* S3: overrides AWS_CA_BUNDLE */
+	int addressing;         /* S3: 0 auto, 1 path-style, 2 virtual-host */
+};
+
+int lb_store_open(const char *url, const struct lb_store_opts *opts, struct lb_store **ret);
+void lb_store_close(struct lb_store *st);
+/* "s3://bucket/prefix" or "/path": for messages. */
+const char *lb_store_url(const struct lb_store *st);
+
+/* 1 when key exists, 0 when not, -errno on failure (logged). */
+int lb_store_exists(struct lb_store *st, const char *key);
+/* The whole object into a malloc'ed buffer; -EFBIG (logged) when it is
+ * larger than max, -ENOENT (not logged) when it does not exist. */
+int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len);
+/* Create key with these bytes (all or nothing: readers never see a part). */
+int lb_store_put(struct lb_store *st, const char *key, const void *data, size_t len);
+
+/* Calls cb for each key below `dir` ("points/" lists "points/web01/" when
+ * delim, else every key under it); keys are relative to the store. Stops
+ * and returns cb's value when it is non-zero. */
+typedef int (*lb_store_list_cb)(const char *key, uint64_t size, void *userdata);
+int lb_store_list(struct lb_store *st, const char *dir, bool delim, lb_store_list_cb cb, void *userdata);
+
+#endif

@@ -945,6 +945,39 @@ int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret
 	return 0;
 }
 
+int lb_s3_get_object(struct lb_s3 *s3, const char *key, void *buf, size_t max, size_t *ret_len)
+{
+	struct op op = { .name = "get", .method = "GET", .key = key, .payload_hash = LB_SIGV4_EMPTY_SHA256,
+			 .buf = buf, .buf_max = max };
+	char what[1200];
+	int r;
+
+	r = check_key(key);
+	if (r < 0)
+		return r;
+	if (max == 0 || max > INT32_MAX)
+		return -EINVAL;
+	snprintf(what, sizeof(what), "s3 get s3://%s/%s", s3->bucket, key);
+	r = s3_request(s3, &op, what);
+	if (r < 0)
+		return r;
+	/* A missing key is the caller's to explain (a missing chunk, no such
+	 * point); a missing bucket, or anything else, is logged here. */
+	if (s3->resp->status == 404) {
+		struct lb_s3_error e;
+
+		if (lb_s3_parse_error(s3->resp->error_body, s3->resp->error_len, &e) == 0 &&
+		    strcmp(e.code, "NoSuchKey") == 0)
+			return -ENOENT;
+	}
+	if (s3->resp->status != 200)
+		return refused(s3, what);
+	/* A body cut short by the connection is caught by curl against
+	 * Content-Length; one over max by the ceiling (-EMSGSIZE). */
+	*ret_len = s3->resp->body_len;
+	return 0;
+}
+
 int lb_s3_get(struct lb_s3 *s3, const char *key, uint64_t offset, size_t length, void *buf)
 {
 	char range[64], what[1200];

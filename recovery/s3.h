@@ -72,6 +72,11 @@ int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret
  * anything shorter or longer is an error. Returns length. */
 int lb_s3_get(struct lb_s3 *s3, const char *key, uint64_t offset, size_t length, void *buf);
 
+/* The whole object in one GET, into buf (max bytes): for objects whose
+ * size is only bounded (chunks), a HEAD saved per object. -EMSGSIZE when
+ * it is larger than max; -ENOENT (not logged) when it does not exist. */
+int lb_s3_get_object(struct lb_s3 *s3, const char *key, void *buf, size_t max, size_t *ret_len);
+
 /* One PUT with the body's real SHA-256 signed and Content-MD5 checked by
  * the server. */
 int lb_s3_put(struct lb_s3 *s3, const char *key, const void *data, size_t len);

@@ -208,37 +208,29 @@ int lb_store_exists(struct lb_store *st, const char *key)
 static int s3_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len)
 {
 	char *k = s3_key(st, key), *buf = NULL;
-	uint64_t size = 0;
+	size_t len = 0;
 	int r;
 
 	if (!k)
 		return -EINVAL;
-	/* HEAD for the size, then a GET of exactly that: the ceiling is checked
-	 * before a byte of the body is accepted. */
-	r = lb_s3_head(st->s3, k, &size, NULL);
-	if (r < 0)
-		goto fail;
-	if (size > max) {
-		lb_log("store %s: %s is %llu bytes, more than the %zu expected", st->url, key, (unsigned long long)size,
-		       max);
-		r = -EFBIG;
-		goto fail;
-	}
-	buf = malloc((size_t)size + 1);
+	/* One GET into a buffer of the ceiling: the ceiling is enforced while
+	 * the body arrives, and no HEAD is spent per chunk. */
+	buf = malloc(max + 1);
 	if (!buf) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (size > 0) {
-		r = lb_s3_get(st->s3, k, 0, (size_t)size, buf);
-		if (r < 0)
-			goto fail;
+	r = lb_s3_get_object(st->s3, k, buf, max, &len);
+	if (r == -EMSGSIZE) {
+		lb_log("store %s: %s is more than the %zu bytes expected", st->url, key, max);
+		r = -EFBIG;
 	}
-	buf[size] = '\0';
+	if (r < 0)
+		goto fail;
+	buf[len] = '\0';
 	*ret = buf;
-	*ret_len = (size_t)size;
+	*ret_len = len;
 	buf = NULL;
-	r = 0;
 fail:
 	free(buf);
 	free(k);

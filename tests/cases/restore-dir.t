@@ -79,6 +79,17 @@ fetched=$(grep '"disk_done"' r2.json | sed 's/.*"fetched":\([0-9]*\).*/\1/')
 cmp -s sys.img t-sys.img && ok "delta-restored disk byte-identical" || bad "delta-restored disk differs"
 grep -q '"event":"finished"' r2.json && ok "progress JSON ends with finished" || bad "no finished event"
 
+# On a terminal the operator confirms by typing the target's name; a wrong
+# answer writes nothing. (script(1) gives the restore a terminal.)
+truncate -s 64M typed.img
+printf 'sda\n' | script -qec "$LB_BIN restore --disk system=typed.img $LB_TMP/store $id1" /dev/null > typed1.out 2>&1; rc=$?
+[ $rc = 3 ] && [ "$(tr -d '\0' < typed.img | wc -c)" = 0 ] && grep -q "nothing was written" typed1.out &&
+	ok "a wrong typed confirmation: exit 3, nothing written" || { bad "wrong confirmation (exit $rc)"; cat typed1.out; }
+printf 'typed.img\n' | script -qec "$LB_BIN restore --disk system=typed.img $LB_TMP/store $id1" /dev/null > typed2.out 2>&1; rc=$?
+[ $rc = 0 ] && grep -q "Type typed.img to confirm" typed2.out && ok "typing the target's name restores" || { bad "typed confirmation (exit $rc)"; cat typed2.out; }
+lb restore --disk system=typed.img "$LB_TMP/store" "$id1" < /dev/null > notty.out 2>&1; rc=$?
+[ $rc != 0 ] && grep -q "pass --yes" notty.out && ok "without a terminal and without --yes: refused" || { bad "no tty (exit $rc)"; cat notty.out; }
+
 # A dry run writes nothing.
 truncate -s 64M dry.img
 lb restore --dry-run --disk system=dry.img "$LB_TMP/store" web01/latest > dry.out 2>&1

@@ -8,6 +8,7 @@
 #                   out/bin/lifeboat               the static program (runs on the host too)
 #   make run      boot the ISO in QEMU with three disks, console on this terminal
 #   make test     build everything and run the whole test suite (tests/run)
+#   make bench    benchmarks (bench/): backup and restore of a 4 GiB system disk via S3
 #   make clean    remove out/ (the build cache in ~/.cache/lifeboat stays)
 #   make clean-cache   remove the build cache as well (next build is cold)
 #   make help     this text
@@ -33,15 +34,15 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	curl ca-certificates debian-archive-keyring dpkg-dev apt-utils gpg gpg-agent \
 	grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools \
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
-	gdisk fdisk e2fsprogs util-linux jq \
+	gdisk fdisk e2fsprogs util-linux jq debootstrap time \
 	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl
 
-.PHONY: all deps run test clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
+.PHONY: all deps run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
 
 all: iso pxe lifeboat
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)"; exit 1; fi
@@ -102,6 +103,9 @@ run: all
 
 test: all host-lifeboat
 	tests/run
+
+bench: lifeboat
+	bench/backup-restore $(OUT)/bin/lifeboat
 
 clean:
 	rm -rf $(OUT)

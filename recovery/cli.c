@@ -93,3 +93,26 @@ int lb_cli_parse_size(const char *s, uint64_t *ret)
 	*ret = (uint64_t)v << shift;
 	return 0;
 }
+
+bool lb_cli_store_option(int c, const char *arg, struct lb_store_opts *o)
+{
+	switch (c) {
+	case LB_OPT_ENDPOINT:
+		o->endpoint = arg;
+		return true;
+	case LB_OPT_REGION:
+		o->region = arg;
+		return true;
+	case LB_OPT_CA_BUNDLE:
+		o->ca_bundle = arg;
+		return true;
+	case LB_OPT_PATH_STYLE:
+		o->addressing = 1;
+		return true;
+	case LB_OPT_VIRTUAL_HOST:
+		o->addressing = 2;
+		return true;
+	default:
+		return false;
+	}
+}

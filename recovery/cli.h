@@ -2,8 +2,23 @@
 #ifndef LB_CLI_H
 #define LB_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "store.h"
+
+/* The store options every command that opens a store takes, as entries
+ * for a getopt_long table and their handler. */
+enum { LB_OPT_ENDPOINT = 1000, LB_OPT_REGION, LB_OPT_CA_BUNDLE, LB_OPT_PATH_STYLE, LB_OPT_VIRTUAL_HOST };
+#define LB_CLI_STORE_OPTIONS                                                   \
+	{ "endpoint", required_argument, NULL, LB_OPT_ENDPOINT },              \
+	{ "region", required_argument, NULL, LB_OPT_REGION },                  \
+	{ "ca-bundle", required_argument, NULL, LB_OPT_CA_BUNDLE },            \
+	{ "path-style", no_argument, NULL, LB_OPT_PATH_STYLE },                \
+	{ "virtual-host", no_argument, NULL, LB_OPT_VIRTUAL_HOST }
+/* true when getopt's c was a store option (now stored in o). */
+bool lb_cli_store_option(int c, const char *arg, struct lb_store_opts *o);
 
 /* Ordered NAME=VALUE pairs (--disk system=/dev/sda, --label k=v). */
 struct lb_cli_pairs {

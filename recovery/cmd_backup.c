@@ -27,6 +27,8 @@
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
+ *   --path-style, --virtual-host   S3 addressing (default: path-style with
+ *                          an endpoint, virtual-host for AWS)
  *   -h, --help             this text
  *
  * Prints the stored point as SERVER/ID on stdout, and what was read,
@@ -297,7 +299,7 @@ static int ensure_marker(struct lb_store *st)
 int cmd_backup(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_DISK, O_SYSTEM, O_BOOT, O_KIND, O_ITYPE, O_NAME, O_DESC, O_LABEL, O_CHUNK,
-	       O_LEVEL, O_MOUNTED, O_ENDPOINT, O_REGION, O_CA };
+	       O_LEVEL, O_MOUNTED };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "disk", required_argument, NULL, O_DISK },
@@ -311,9 +313,7 @@ int cmd_backup(int argc, char **argv)
 		{ "chunk-size", required_argument, NULL, O_CHUNK },
 		{ "level", required_argument, NULL, O_LEVEL },
 		{ "allow-mounted", no_argument, NULL, O_MOUNTED },
-		{ "endpoint", required_argument, NULL, O_ENDPOINT },
-		{ "region", required_argument, NULL, O_REGION },
-		{ "ca-bundle", required_argument, NULL, O_CA },
+		LB_CLI_STORE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -397,20 +397,13 @@ int cmd_backup(int argc, char **argv)
 		case O_MOUNTED:
 			allow_mounted = true;
 			break;
-		case O_ENDPOINT:
-			sopts.endpoint = optarg;
-			break;
-		case O_REGION:
-			sopts.region = optarg;
-			break;
-		case O_CA:
-			sopts.ca_bundle = optarg;
-			break;
 		case 'h':
 			fputs(HELP_backup, stdout);
 			rc = LB_EXIT_OK;
 			goto done;
 		default:
+			if (lb_cli_store_option(c, optarg, &sopts))
+				break;
 			goto usage;
 		}
 	}

@@ -26,6 +26,8 @@
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
+ *   --path-style, --virtual-host   S3 addressing (default: path-style with
+ *                          an endpoint, virtual-host for AWS)
  *   -h, --help             this text
  *
  * Exit status: 0 restored, 1 failed (targets wiped), 2 usage error,
@@ -307,16 +309,14 @@ static int confirm(struct job *jobs, size_t n)
 
 int cmd_restore(int argc, char **argv)
 {
-	enum { O_DISK = 256, O_DRY, O_PROGRESS, O_NODELTA, O_ENDPOINT, O_REGION, O_CA };
+	enum { O_DISK = 256, O_DRY, O_PROGRESS, O_NODELTA };
 	static const struct option longopts[] = {
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "progress", required_argument, NULL, O_PROGRESS },
 		{ "no-delta", no_argument, NULL, O_NODELTA },
-		{ "endpoint", required_argument, NULL, O_ENDPOINT },
-		{ "region", required_argument, NULL, O_REGION },
-		{ "ca-bundle", required_argument, NULL, O_CA },
+		LB_CLI_STORE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -353,20 +353,13 @@ int cmd_restore(int argc, char **argv)
 		case O_NODELTA:
 			delta = false;
 			break;
-		case O_ENDPOINT:
-			sopts.endpoint = optarg;
-			break;
-		case O_REGION:
-			sopts.region = optarg;
-			break;
-		case O_CA:
-			sopts.ca_bundle = optarg;
-			break;
 		case 'h':
 			fputs(HELP_restore, stdout);
 			rc = LB_EXIT_OK;
 			goto done;
 		default:
+			if (lb_cli_store_option(c, optarg, &sopts))
+				break;
 			goto usage;
 		}
 	}

@@ -12,6 +12,8 @@
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
+ *   --path-style, --virtual-host   S3 addressing (default: path-style with
+ *                          an endpoint, virtual-host for AWS)
  *   -h, --help             this text
  *
  * Exit status: 0 shown, 1 failure (missing or damaged point), 2 usage error.
@@ -25,6 +27,7 @@
 #include <time.h>
 
 #include "hash.h"
+#include "cli.h"
 #include "help.h"
 #include "lifeboat.h"
 #include "point.h"
@@ -35,12 +38,10 @@
 
 int cmd_show(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_ENDPOINT, O_REGION, O_CA };
+	enum { O_JSON = 256 };
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
-		{ "endpoint", required_argument, NULL, O_ENDPOINT },
-		{ "region", required_argument, NULL, O_REGION },
-		{ "ca-bundle", required_argument, NULL, O_CA },
+		LB_CLI_STORE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -59,19 +60,12 @@ int cmd_show(int argc, char **argv)
 		case O_JSON:
 			json = true;
 			break;
-		case O_ENDPOINT:
-			sopts.endpoint = optarg;
-			break;
-		case O_REGION:
-			sopts.region = optarg;
-			break;
-		case O_CA:
-			sopts.ca_bundle = optarg;
-			break;
 		case 'h':
 			fputs(HELP_show, stdout);
 			return LB_EXIT_OK;
 		default:
+			if (lb_cli_store_option(c, optarg, &sopts))
+				break;
 			goto usage;
 		}
 	}

@@ -24,6 +24,12 @@ struct xfer {
 	struct lb_http_response *resp;
 	size_t sent;
 	bool overflow;
+	/* streaming (lb_http_stream): NULL for lb_http_perform */
+	const struct lb_http_sink *sink;
+	int cb_err;        /* a callback's refusal, returned as is */
+	bool begun;        /* on_begin ran */
+	bool has_cl;       /* Content-Length of the current answer */
+	uint64_t cl;
 };
 
 int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
@@ -70,6 +76,22 @@ bool lb_http_transient(int r)
 	       r == -EAGAIN || r == -EPIPE;
 }
 
+/* The 2xx headers are in: tell the sink, once, before any data. */
+static int stream_begin(struct xfer *x)
+{
+	int r = 0;
+
+	x->begun = true;
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->resp->status);
+	x->resp->has_content_length = x->has_cl;
+	x->resp->content_length = x->cl;
+	if (x->sink->on_begin)
+		r = x->sink->on_begin(x->resp, x->sink->userdata);
+	if (r < 0)
+		x->cb_err = r;
+	return r;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
@@ -86,6 +108,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 		memcpy(resp->error_body + resp->error_len, p, take);
 		resp->error_len += take;
 		resp->error_body[resp->error_len] = '\0';
+		return len;
+	}
+	if (x->sink) {
+		int r = x->begun ? 0 : stream_begin(x);
+
+		if (r == 0)
+			r = x->sink->on_data(p, len, x->sink->userdata);
+		if (r < 0) {
+			x->cb_err = r;
+			return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+		}
 		return len;
 	}
 	/* a request without a buffer (PUT, DELETE) wants no body: whatever
@@ -122,6 +155,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->resp->etag[0] = '\0';
 		x->resp->request_id[0] = '\0';
+		x->has_cl = false;
+	} else if (x->sink && len > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+		char v[32], *end;
+
+		header_value(p + 15, len - 15, v, sizeof(v));
+		errno = 0;
+		x->cl = strtoull(v, &end, 10);
+		x->has_cl = v[0] >= '0' && v[0] <= '9' && !*end && errno == 0;
+	} else if (x->sink && !x->begun && (p[0] == '\r' || p[0] == '\n')) {
+		/* the blank line after the headers: start the sink now, so
+		 * that an empty body and a refusal by size both happen here */
+		long status = 0;
+
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status <= 299 && stream_begin(x) < 0)
+			return 0; /* aborts the transfer */
 	} else if (len > 5 && strncasecmp(p, "etag:", 5) == 0) {
 		header_value(p + 5, len - 5, x->resp->etag, sizeof(x->resp->etag));
 	} else if (len > 17 && strncasecmp(p, "x-amz-request-id:", 17) == 0) {
@@ -192,12 +241,12 @@ static void log_url(const char *url, char *out, size_t out_size)
 	snprintf(out, out_size, "%.*s%s", (int)n, url, url[n] ? "?..." : "");
 }
 
-int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
-		    struct lb_http_response *ret)
+static int perform(struct lb_http *h, const struct lb_http_request *req,
+		   const struct lb_http_sink *sink, struct lb_http_response *ret)
 {
 	struct curl_slist *list = NULL, *nl;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct xfer x = { .curl = h->curl, .req = req, .resp = ret };
+	struct xfer x = { .curl = h->curl, .req = req, .resp = ret, .sink = sink };
 	char where[512];
 	curl_off_t cl = -1;
 	CURLcode c;
@@ -255,6 +304,10 @@ int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
 
 	c = curl_easy_perform(cu);
 	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &ret->status);
+	if (c != CURLE_OK && x.cb_err < 0) {
+		r = x.cb_err; /* the sink said why, and logged it */
+		goto fail;
+	}
 	if (c != CURLE_OK) {
 		log_url(req->url, where, sizeof(where));
 		if (x.overflow) {
@@ -278,4 +331,18 @@ fail:
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(list);
 	return r;
+}
+
+int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
+		    struct lb_http_response *ret)
+{
+	return perform(h, req, NULL, ret);
+}
+
+int lb_http_stream(struct lb_http *h, const struct lb_http_request *req,
+		   const struct lb_http_sink *sink, struct lb_http_response *ret)
+{
+	if (req->buf || !sink || !sink->on_data)
+		return -EINVAL;
+	return perform(h, req, sink, ret);
 }

@@ -58,4 +58,26 @@ int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
 /* True for the -errno values a retry may cure. */
 bool lb_http_transient(int r);
 
+/* ---- streaming GET (lifeboat write): a body too large for any buffer ----
+ *
+ * The body of a 2xx answer is handed to on_data piece by piece as it
+ * arrives and never held whole, so memory stays bounded whatever the size.
+ * on_begin (optional) runs once, when the 2xx headers are in and before any
+ * data, with resp->status and the content length set (a caller refuses an
+ * image larger than its disk there, before anything is written). Either
+ * callback stops the transfer by returning < 0; lb_http_stream then returns
+ * that value unlogged (the callback knows what went wrong and logs it).
+ * Non-2xx answers never reach the callbacks: their (bounded) body lands in
+ * resp->error_body as with lb_http_perform, and the status says the rest.
+ * A transfer that ends short of its Content-Length is -ECONNRESET. req->buf
+ * must be NULL; req->method is GET. */
+struct lb_http_sink {
+	int (*on_begin)(const struct lb_http_response *resp, void *userdata);
+	int (*on_data)(const void *data, size_t len, void *userdata);
+	void *userdata;
+};
+
+int lb_http_stream(struct lb_http *h, const struct lb_http_request *req,
+		   const struct lb_http_sink *sink, struct lb_http_response *ret);
+
 #endif

@@ -83,6 +83,9 @@ int lb_cli_parse_size(const char *s, uint64_t *ret)
 	case 'G': case 'g':
 		shift = 30;
 		break;
+	case 'T': case 't':
+		shift = 40;
+		break;
 	default:
 		return -EINVAL;
 	}

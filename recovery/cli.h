@@ -33,7 +33,7 @@ int lb_cli_pair_add(struct lb_cli_pairs *p, const char *arg, const char *option,
 int lb_cli_pair_find(const struct lb_cli_pairs *p, const char *name);
 void lb_cli_pairs_clear(struct lb_cli_pairs *p);
 
-/* "4096", "4K", "4M", "1G" (powers of 1024) -> bytes; -EINVAL. */
+/* "4096", "4K", "4M", "1G", "2T" (powers of 1024) -> bytes; -EINVAL. */
 int lb_cli_parse_size(const char *s, uint64_t *ret);
 
 #endif

@@ -23,6 +23,7 @@ int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 
 /* Text of "lifeboat --version", shared with "lifeboat version" later. */

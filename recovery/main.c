@@ -22,6 +22,7 @@ static const struct lb_command commands[] = {
 	{ "restore", cmd_restore, SUMMARY_restore, HELP_restore },
 	{ "list", cmd_list, SUMMARY_list, HELP_list },
 	{ "show", cmd_show, SUMMARY_show, HELP_show },
+	{ "deploy", cmd_deploy, SUMMARY_deploy, HELP_deploy },
 	{ "write", cmd_write, SUMMARY_write, HELP_write },
 	{ "s3", cmd_s3, SUMMARY_s3, HELP_s3 },
 };

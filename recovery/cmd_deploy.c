@@ -1,0 +1,335 @@
+/* deploy - unattended restore: a config file and the kernel command line say what goes where
+ * usage: lifeboat deploy [--config FILE] [--cmdline FILE] [--dry-run]
+ *
+ * What PXE and unattended boots run. Settings come from the config file
+ * (default /etc/lifeboat/lifeboat.conf, if present) and then from lifeboat.*
+ * parameters on the kernel command line, which win:
+ *
+ *   store = s3://bucket/prefix          (lifeboat.store=)
+ *   point = SERVER/latest or SERVER/ID  (lifeboat.point=)
+ *   disk.NAME = HINTS                   (lifeboat.disk.NAME=HINTS) for every
+ *                                       disk of the point to restore
+ *   endpoint, region, ca_bundle         the S3 endpoint, as for restore
+ *   access_key_id, secret_access_key, session_token
+ *                                       credentials: config file only (the
+ *                                       kernel command line is readable by
+ *                                       every process: they are refused there)
+ *
+ * HINTS select the target disk by what it is (see `lifeboat help deploy`):
+ * comma-separated terms KEY OP VALUE, all of which must hold, with KEY one of
+ * name, path, serial, wwn, model, vendor, by_path, transport, rotational,
+ * removable, size, and OP one of = != >= <= > <. Example:
+ *   disk.system = serial=S3Z1NB0K123
+ *   disk.data1  = size>=100G,rotational=0,transport=nvme
+ * A hint that matches no disk, or more than one, stops the deployment before
+ * anything is written and lists every disk with the reason it did not match.
+ * Disks in use and the boot medium never match. Lines of the config are
+ * KEY = VALUE; '#' starts a comment. A config file holding credentials must
+ * not be readable by group or others.
+ *
+ * Options:
+ *   --config FILE          the config file (default /etc/lifeboat/lifeboat.conf)
+ *   --cmdline FILE         where kernel parameters are read (default /proc/cmdline)
+ *   --dry-run              match the disks, print the plan, write nothing
+ *   -h, --help             this text
+ *
+ * Progress is printed as JSON lines (restore --progress=json).
+ * Exit status: 0 restored, 1 failed (targets wiped), 2 usage or config
+ * error, 3 no unique disk for a hint (nothing written).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "disk.h"
+#include "help.h"
+#include "hints.h"
+#include "lifeboat.h"
+#include "util.h"
+
+#define CONFIG_DEFAULT "/etc/lifeboat/lifeboat.conf"
+#define CONFIG_MAX (64u << 10)
+
+struct settings {
+	struct lb_cli_pairs kv;  /* everything but disks, last one wins */
+	struct lb_cli_pairs disks; /* NAME -> HINTS */
+};
+
+static bool secret_key(const char *k)
+{
+	return !strcmp(k, "access_key_id") || !strcmp(k, "secret_access_key") || !strcmp(k, "session_token");
+}
+
+static int set(struct settings *s, const char *key, const char *value, const char *where)
+{
+	struct lb_cli_pairs *p = &s->kv;
+	const char *k = key;
+	char *arg;
+	int i, r;
+
+	if (!strncmp(key, "disk.", 5)) {
+		p = &s->disks;
+		k = key + 5;
+	} else if (strcmp(key, "store") && strcmp(key, "point") && strcmp(key, "endpoint") && strcmp(key, "region") &&
+		   strcmp(key, "ca_bundle") && !secret_key(key)) {
+		lb_log("%s: unknown setting '%s'", where, key);
+		return -EINVAL;
+	}
+	/* later sources override earlier ones */
+	i = lb_cli_pair_find(p, k);
+	if (i >= 0) {
+		char *v = strdup(value);
+
+		if (!v)
+			return -ENOMEM;
+		free(p->values[i]);
+		p->values[i] = v;
+		return 0;
+	}
+	arg = lb_strdupf("%s=%s", k, value);
+	if (!arg)
+		return -ENOMEM;
+	r = lb_cli_pair_add(p, arg, where, "KEY=VALUE");
+	free(arg);
+	return r;
+}
+
+static int read_config(struct settings *s, const char *path, bool must_exist)
+{
+	char *buf = NULL, *line, *save = NULL;
+	struct stat st;
+	unsigned n = 0;
+	int r;
+
+	r = lb_read_file(path, CONFIG_MAX, &buf);
+	if (r == -ENOENT && !must_exist)
+		return 0;
+	if (r < 0) {
+		lb_log("config %s: %s", path, r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+		return r;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq, *key, *value, where[300];
+
+		n++;
+		line[strcspn(line, "#")] = '\0';
+		if (!*lb_strtrim(line))
+			continue;
+		snprintf(where, sizeof(where), "config %s:%u", path, n);
+		eq = strchr(line, '=');
+		if (!eq) {
+			lb_log("%s: expected KEY = VALUE", where);
+			r = -EINVAL;
+			goto fail;
+		}
+		*eq = '\0';
+		key = lb_strtrim(line);
+		value = lb_strtrim(eq + 1);
+		if (secret_key(key) && stat(path, &st) == 0 && (st.st_mode & 077)) {
+			lb_log("%s: holds credentials but is readable by others (mode %03o): chmod 600 it", where,
+			       st.st_mode & 0777);
+			r = -EPERM;
+			goto fail;
+		}
+		if ((r = set(s, key, value, where)) < 0)
+			goto fail;
+	}
+	r = 0;
+fail:
+	free(buf);
+	return r;
+}
+
+static int read_cmdline(struct settings *s, const char *path)
+{
+	char *buf = NULL, *w, *save = NULL;
+	int r = lb_read_file(path, CONFIG_MAX, &buf);
+
+	if (r < 0) {
+		lb_log("kernel command line %s: %s", path, strerror(-r));
+		return r;
+	}
+	for (w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+		char *eq = strchr(w, '=');
+
+		if (strncmp(w, "lifeboat.", 9) || !eq)
+			continue;
+		*eq = '\0';
+		if (!strcmp(w + 9, "action") || !strcmp(w + 9, "boot") || !strcmp(w + 9, "ntp") ||
+		    !strcmp(w + 9, "net_wait") || !strcmp(w + 9, "after"))
+			continue; /* init's */
+		if (secret_key(w + 9)) {
+			lb_log("kernel command line: lifeboat.%s refused: every process can read /proc/cmdline; put "
+			       "credentials in the config file",
+			       w + 9);
+			r = -EPERM;
+			break;
+		}
+		if ((r = set(s, w + 9, eq + 1, "kernel command line")) < 0)
+			break;
+	}
+	free(buf);
+	return r;
+}
+
+static const char *get(const struct settings *s, const char *k)
+{
+	int i = lb_cli_pair_find(&s->kv, k);
+
+	return i >= 0 ? s->kv.values[i] : NULL;
+}
+
+/* One disk for each hint, or a report of why not. */
+static int match_disks(const struct settings *s, const struct lb_disk_list *l, const char **ret_paths)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < s->disks.n; i++) {
+		const char *found = NULL;
+		int n = 0;
+
+		for (size_t k = 0; k < l->n; k++) {
+			const struct lb_disk *d = &l->disks[k];
+			char why[300];
+			int r = lb_hints_match(s->disks.values[i], d, why, sizeof(why));
+
+			if (r < 0)
+				return LB_EXIT_USAGE;
+			if (r == 1 && (lb_disk_in_use(d) || d->boot_medium || strcmp(d->type, "disk") != 0)) {
+				snprintf(why, sizeof(why), "%s", d->boot_medium ? "the boot medium" : lb_disk_in_use(d) ? "in use" : "not a disk");
+				r = 0;
+			}
+			if (r == 1) {
+				found = d->path;
+				n++;
+			} else {
+				lb_log("disk %s (hint %s): %s does not match: %s", s->disks.names[i], s->disks.values[i],
+				       d->path, why);
+			}
+		}
+		if (n == 1) {
+			for (size_t j = 0; j < i; j++)
+				if (!strcmp(ret_paths[j], found)) {
+					lb_log("disks %s and %s both match %s: make the hints tell them apart",
+					       s->disks.names[j], s->disks.names[i], found);
+					bad = 1;
+				}
+			ret_paths[i] = found;
+			lb_log("disk %s (hint %s) -> %s", s->disks.names[i], s->disks.values[i], found);
+		} else {
+			lb_log("disk %s (hint %s): %s; nothing was written", s->disks.names[i], s->disks.values[i],
+			       n ? "matches more than one disk" : "matches no disk");
+			bad = 1;
+		}
+	}
+	return bad ? 3 : 0;
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "cmdline", required_argument, NULL, 'k' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct settings s = { 0 };
+	struct lb_disks_opts opts = { 0 };
+	struct lb_disk_list *l = NULL;
+	const char *config = NULL, *cmdline = NULL, **paths = NULL;
+	char **rargv = NULL;
+	bool dry = false;
+	int c, rc = LB_EXIT_USAGE, rargc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			cmdline = optarg;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'h':
+			fputs(HELP_deploy, stdout);
+			return LB_EXIT_OK;
+		default:
+			fputs("usage: lifeboat deploy [--config FILE] [--cmdline FILE] [--dry-run]\n", stderr);
+			return LB_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		goto done;
+	if (read_config(&s, config ? config : CONFIG_DEFAULT, config != NULL) < 0)
+		goto done;
+	if (!cmdline) {
+		static char proc_cmdline[512];
+
+		snprintf(proc_cmdline, sizeof(proc_cmdline), "%s/cmdline", lb_root(LB_ROOT_PROC));
+		cmdline = proc_cmdline;
+	}
+	if (read_cmdline(&s, cmdline) < 0)
+		goto done;
+	if (!get(&s, "store") || !get(&s, "point") || s.disks.n == 0) {
+		lb_log("deploy needs store, point and at least one disk.NAME (config file or lifeboat.* parameters)");
+		goto done;
+	}
+	/* Credentials reach the S3 client through its environment, never argv. */
+	if (get(&s, "access_key_id"))
+		setenv("AWS_ACCESS_KEY_ID", get(&s, "access_key_id"), 1);
+	if (get(&s, "secret_access_key"))
+		setenv("AWS_SECRET_ACCESS_KEY", get(&s, "secret_access_key"), 1);
+	if (get(&s, "session_token"))
+		setenv("AWS_SESSION_TOKEN", get(&s, "session_token"), 1);
+	if (get(&s, "endpoint"))
+		setenv("AWS_ENDPOINT_URL", get(&s, "endpoint"), 1);
+	if (get(&s, "region"))
+		setenv("AWS_REGION", get(&s, "region"), 1);
+	if (get(&s, "ca_bundle"))
+		setenv("AWS_CA_BUNDLE", get(&s, "ca_bundle"), 1);
+
+	rc = LB_EXIT_FAILURE;
+	paths = calloc(s.disks.n, sizeof(*paths));
+	if (!paths || lb_disks_scan(&opts, &l) < 0)
+		goto done;
+	rc = match_disks(&s, l, paths);
+	if (rc != 0)
+		goto done;
+
+	/* restore does the rest, with every check it makes on its own. */
+	rc = LB_EXIT_FAILURE;
+	rargv = calloc(2 * s.disks.n + 8, sizeof(char *));
+	if (!rargv)
+		goto done;
+	rargv[rargc++] = strdup("restore");
+	rargv[rargc++] = strdup(dry ? "--dry-run" : "--yes");
+	rargv[rargc++] = strdup("--progress=json");
+	for (size_t i = 0; i < s.disks.n; i++) {
+		rargv[rargc++] = strdup("--disk");
+		rargv[rargc++] = lb_strdupf("%s=%s", s.disks.names[i], paths[i]);
+	}
+	rargv[rargc++] = strdup(get(&s, "store"));
+	rargv[rargc++] = strdup(get(&s, "point"));
+	for (int i = 0; i < rargc; i++)
+		if (!rargv[i])
+			goto done;
+	rc = cmd_restore(rargc, rargv);
+done:
+	for (int i = 0; rargv && i < rargc; i++)
+		free(rargv[i]);
+	free(rargv);
+	free(paths);
+	lb_disks_free(l);
+	lb_cli_pairs_clear(&s.kv);
+	lb_cli_pairs_clear(&s.disks);
+	return rc;
+}

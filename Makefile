@@ -6,6 +6,8 @@
 #                   out/lifeboat.iso               hybrid BIOS+UEFI ISO, dd-able to USB
 #                   out/pxe/{vmlinuz,initrd.img,boot.ipxe}
 #                   out/bin/lifeboat               the static program (runs on the host too)
+#   make drill    the restore drill: a bootable Debian disk backed up into a local
+#                 object store, restored by Lifeboat in QEMU, booted; report in out/drill/
 #   make run      boot the ISO in QEMU with three disks, console on this terminal
 #   make test     build everything and run the whole test suite (tests/run)
 #   make bench    benchmarks (bench/): backup and restore of a 4 GiB system disk via S3
@@ -37,12 +39,12 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	gdisk fdisk e2fsprogs util-linux jq debootstrap time \
 	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl
 
-.PHONY: all deps run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
+.PHONY: all deps drill run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
 
 all: iso pxe lifeboat
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)"; exit 1; fi
@@ -97,6 +99,9 @@ pxe: kernel $(OUT)/build/initrd.img
 	@cp $(OUT)/build/initrd.img $(OUT)/pxe/initrd.img
 	@cp iso/boot.ipxe $(OUT)/pxe/boot.ipxe
 	@echo "built $(OUT)/pxe/ (vmlinuz, initrd.img, boot.ipxe)"
+
+drill: all
+	tests/lib/drill --report $(OUT)/drill
 
 run: all
 	tests/lib/qemu-run $(OUT)/lifeboat.iso

@@ -39,7 +39,7 @@ class VM:
     """One guest. disks: list of (kind, path, serial) with kind one of
     virtio, nvme, ahci. boot: 'direct' (kernel+initrd), 'cdrom' (iso, BIOS),
     'cdrom-uefi', 'usb' and 'usb-uefi' (the iso as a USB disk), 'pxe' (tftp
-    dir, BIOS iPXE), 'pxe-uefi'."""
+    dir, BIOS iPXE), 'pxe-uefi', 'disk' and 'disk-uefi' (the first disk)."""
 
     def __init__(self, workdir, boot, *, kernel=None, initrd=None, append="",
                  iso=None, tftp=None, bootfile="boot.ipxe", disks=(),
@@ -66,6 +66,8 @@ class VM:
         elif boot.startswith("cdrom"):
             args += ["-drive", "if=none,id=cd,media=cdrom,readonly=on,file=" + iso,
                      "-device", "ide-cd,drive=cd,bus=ide.0,bootindex=0"]
+        elif boot in ("disk", "disk-uefi"):
+            pass  # the first disk boots (bootindex below)
         elif boot.startswith("usb"):
             # The ISO file written to a USB stick, as `dd` would.
             args += ["-device", "qemu-xhci,id=xhci",
@@ -80,8 +82,9 @@ class VM:
         for i, (kind, path, serial) in enumerate(disks):
             did = "d%d" % i
             args += ["-drive", "if=none,id=%s,format=raw,file=%s" % (did, path)]
+            bi = ",bootindex=1" if boot.startswith("disk") and i == 0 else ""
             if kind == "virtio":
-                args += ["-device", "virtio-blk-pci,drive=%s,serial=%s" % (did, serial)]
+                args += ["-device", "virtio-blk-pci,drive=%s,serial=%s%s" % (did, serial, bi)]
             elif kind == "nvme":
                 args += ["-device", "nvme,drive=%s,serial=%s" % (did, serial)]
             elif kind == "ahci":

@@ -27,8 +27,8 @@ export LB_CACHE LB_OUT := $(OUT) JOBS
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.0.0-dev)
 # The build time is what the clock of a booted Lifeboat never goes below; it
-# also names the ISO's file-system UUID (YYYY-MM-DD-hh-mm-ss-cc). Fixed once
-# per build in out/build/epoch so the initramfs and the ISO agree.
+# also names the ISO's file-system UUID (YYYY-MM-DD-hh-mm-ss-cc). Written
+# once per make run in out/build/epoch, so the initramfs and the ISO agree.
 EPOCH_FILE := $(OUT)/build/epoch
 
 DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-dev \
@@ -51,7 +51,7 @@ deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
 
-$(EPOCH_FILE):
+$(EPOCH_FILE): FORCE
 	@mkdir -p $(dir $@)
 	@date +%s > $@
 

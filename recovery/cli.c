@@ -1,5 +1,6 @@
 /* Command-line pieces shared by the commands. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,4 +119,32 @@ bool lb_cli_store_option(int c, const char *arg, struct lb_store_opts *o)
 	default:
 		return false;
 	}
+}
+
+int lb_cli_confirm(const char *const *paths, size_t n)
+{
+	char line[256];
+
+	fprintf(stderr, "This overwrites everything on:\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  %s\n", paths[i]);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "Type %s to confirm: ", paths[i]);
+		if (!fgets(line, sizeof(line), stdin))
+			return -ECANCELED;
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, paths[i]) != 0) {
+			lb_log("'%s' is not %s; nothing was written", line, paths[i]);
+			return -ECANCELED;
+		}
+	}
+	return 0;
+}
+
+double lb_cli_secs_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store.h"
 
@@ -32,6 +33,14 @@ int lb_cli_pair_add(struct lb_cli_pairs *p, const char *arg, const char *option,
 /* Index of name, or -1. */
 int lb_cli_pair_find(const struct lb_cli_pairs *p, const char *name);
 void lb_cli_pairs_clear(struct lb_cli_pairs *p);
+
+/* On a terminal, show the n target paths and make the operator type each
+ * one: 0 when all were typed, -ECANCELED (logged) otherwise. A typed name,
+ * not a y/n, because at night over a serial console "y" is typed by habit. */
+int lb_cli_confirm(const char *const *paths, size_t n);
+
+/* Seconds since *t (CLOCK_MONOTONIC), for rates and progress pacing. */
+double lb_cli_secs_since(const struct timespec *t);
 
 /* "4096", "4K", "4M", "1G", "2T" (powers of 1024) -> bytes; -EINVAL. */
 int lb_cli_parse_size(const char *s, uint64_t *ret);

@@ -72,20 +72,12 @@ struct progress {
 	struct timespec start, last;
 };
 
-static double secs_since(const struct timespec *a)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - a->tv_sec) + (double)(now.tv_nsec - a->tv_nsec) / 1e9;
-}
-
 static void progress_show(struct progress *p, bool final)
 {
-	double el = secs_since(&p->start), rate = el > 0 ? (double)p->disk_bytes_done / el : 0;
+	double el = lb_cli_secs_since(&p->start), rate = el > 0 ? (double)p->disk_bytes_done / el : 0;
 	double eta = rate > 0 ? (double)(p->disk_bytes - p->disk_bytes_done) / rate : 0;
 
-	if (!final && secs_since(&p->last) < 1.0)
+	if (!final && lb_cli_secs_since(&p->last) < 1.0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &p->last);
 	if (p->json) {
@@ -287,26 +279,6 @@ fail:
 	return r;
 }
 
-static int confirm(struct job *jobs, size_t n)
-{
-	char line[256];
-
-	fprintf(stderr, "This overwrites everything on:\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(stderr, "  %s\n", jobs[i].path);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "Type %s to confirm: ", jobs[i].path);
-		if (!fgets(line, sizeof(line), stdin))
-			return -ECANCELED;
-		line[strcspn(line, "\n")] = '\0';
-		if (strcmp(line, jobs[i].path) != 0) {
-			lb_log("'%s' is not %s; nothing was written", line, jobs[i].path);
-			return -ECANCELED;
-		}
-	}
-	return 0;
-}
-
 int cmd_restore(int argc, char **argv)
 {
 	enum { O_DISK = 256, O_DRY, O_PROGRESS, O_NODELTA };
@@ -450,7 +422,15 @@ int cmd_restore(int argc, char **argv)
 			lb_log("not a terminal: pass --yes to restore without confirmation");
 			goto done;
 		}
-		if (confirm(jobs, n) < 0)
+		const char **paths = calloc(n, sizeof(*paths));
+
+		if (!paths)
+			goto done;
+		for (size_t i = 0; i < n; i++)
+			paths[i] = jobs[i].path;
+		r = lb_cli_confirm(paths, n);
+		free(paths);
+		if (r < 0)
 			goto done;
 	}
 

@@ -104,21 +104,13 @@ struct job {
 	struct timespec start, last;
 };
 
-static double secs_since(const struct timespec *a)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - a->tv_sec) + (double)(now.tv_nsec - a->tv_nsec) / 1e9;
-}
-
 static void progress_show(struct job *j, bool final)
 {
-	double el = secs_since(&j->start), rate = el > 0 ? (double)j->served / el : 0;
+	double el = lb_cli_secs_since(&j->start), rate = el > 0 ? (double)j->served / el : 0;
 	bool sized = j->served_size != UNKNOWN && j->served_size > 0;
 	double eta = sized && rate > 0 ? (double)(j->served_size - j->served) / rate : 0;
 
-	if (!final && secs_since(&j->last) < 1.0)
+	if (!final && lb_cli_secs_since(&j->last) < 1.0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &j->last);
 	if (j->json) {
@@ -359,21 +351,6 @@ static int finish(struct job *j, const uint8_t *want_served, const uint8_t *want
 	return lb_target_sync(j->t);
 }
 
-static int confirm(const char *path)
-{
-	char line[256];
-
-	fprintf(stderr, "This overwrites everything on:\n  %s\nType %s to confirm: ", path, path);
-	if (!fgets(line, sizeof(line), stdin))
-		return -ECANCELED;
-	line[strcspn(line, "\n")] = '\0';
-	if (strcmp(line, path) != 0) {
-		lb_log("'%s' is not %s; nothing was written", line, path);
-		return -ECANCELED;
-	}
-	return 0;
-}
-
 static void describe_size(const struct job *j, char *buf, size_t n)
 {
 	if (j->format == LB_IMAGE_RAW && j->served_size != UNKNOWN)
@@ -507,7 +484,7 @@ int cmd_write(int argc, char **argv)
 			lb_log("not a terminal: pass --yes to write without confirmation");
 			goto done;
 		}
-		if (confirm(j.path) < 0)
+		if (lb_cli_confirm(&j.path, 1) < 0)
 			goto done;
 	}
 

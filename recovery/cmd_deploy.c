@@ -21,6 +21,13 @@
  * removable, size, and OP one of = != >= <= > <. Example:
  *   disk.system = serial=S3Z1NB0K123
  *   disk.data1  = size>=100G,rotational=0,transport=nvme
+ * The config can also come from the network: lifeboat.config=URL with
+ * lifeboat.config_sha256=HEX (required: on a PXE network the digest is what
+ * makes a fetched config trustworthy; it comes with the kernel command line
+ * from the same place as the kernel). It is read after the local file and
+ * before the other kernel parameters. Use https, or keep credentials out of
+ * a config served over plain http.
+ *
  * A hint that matches no disk, or more than one, stops the deployment before
  * anything is written and lists every disk with the reason it did not match.
  * Disks in use and the boot medium never match. Lines of the config are
@@ -47,6 +54,8 @@
 
 #include "cli.h"
 #include "disk.h"
+#include "hash.h"
+#include "http.h"
 #include "help.h"
 #include "hints.h"
 #include "lifeboat.h"
@@ -99,11 +108,46 @@ static int set(struct settings *s, const char *key, const char *value, const cha
 	return r;
 }
 
+/* Parse config text (NUL-terminated, edited in place). creds_ok: whether
+ * this source may hold credentials (a file others cannot read, or a
+ * fetched config whose digest matched). */
+static int parse_config(struct settings *s, char *buf, const char *name, bool creds_ok, const char *creds_why)
+{
+	char *line, *save = NULL;
+	unsigned n = 0;
+	int r;
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq, *key, *value, where[300];
+
+		n++;
+		line[strcspn(line, "#")] = '\0';
+		if (!*lb_strtrim(line))
+			continue;
+		snprintf(where, sizeof(where), "config %s:%u", name, n);
+		eq = strchr(line, '=');
+		if (!eq) {
+			lb_log("%s: expected KEY = VALUE", where);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		key = lb_strtrim(line);
+		value = lb_strtrim(eq + 1);
+		if (secret_key(key) && !creds_ok) {
+			lb_log("%s: holds credentials but %s", where, creds_why);
+			return -EPERM;
+		}
+		if ((r = set(s, key, value, where)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int read_config(struct settings *s, const char *path, bool must_exist)
 {
-	char *buf = NULL, *line, *save = NULL;
+	char *buf = NULL, why[128];
 	struct stat st;
-	unsigned n = 0;
+	bool private;
 	int r;
 
 	r = lb_read_file(path, CONFIG_MAX, &buf);
@@ -113,34 +157,67 @@ static int read_config(struct settings *s, const char *path, bool must_exist)
 		lb_log("config %s: %s", path, r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
 		return r;
 	}
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *eq, *key, *value, where[300];
+	private = stat(path, &st) == 0 && !(st.st_mode & 077);
+	snprintf(why, sizeof(why), "is readable by others (mode %03o): chmod 600 it",
+		 private ? 0 : (unsigned)(st.st_mode & 0777));
+	r = parse_config(s, buf, path, private, why);
+	free(buf);
+	return r;
+}
 
-		n++;
-		line[strcspn(line, "#")] = '\0';
-		if (!*lb_strtrim(line))
-			continue;
-		snprintf(where, sizeof(where), "config %s:%u", path, n);
-		eq = strchr(line, '=');
-		if (!eq) {
-			lb_log("%s: expected KEY = VALUE", where);
-			r = -EINVAL;
-			goto fail;
-		}
-		*eq = '\0';
-		key = lb_strtrim(line);
-		value = lb_strtrim(eq + 1);
-		if (secret_key(key) && stat(path, &st) == 0 && (st.st_mode & 077)) {
-			lb_log("%s: holds credentials but is readable by others (mode %03o): chmod 600 it", where,
-			       st.st_mode & 0777);
-			r = -EPERM;
-			goto fail;
-		}
-		if ((r = set(s, key, value, where)) < 0)
-			goto fail;
+/* lifeboat.config=URL, checked against lifeboat.config_sha256=HEX. */
+static int fetch_config(struct settings *s, const char *url, const char *sha)
+{
+	struct lb_http_config hc = { .ca_bundle = getenv("AWS_CA_BUNDLE") };
+	struct lb_http *h = NULL;
+	struct lb_http_response *resp = NULL;
+	char *buf = NULL, got[65];
+	int r;
+
+	if (!sha || strlen(sha) != 64) {
+		lb_log("lifeboat.config=%.*s: lifeboat.config_sha256=<64 hex digits> is required with it",
+		       (int)strcspn(url, "?"), url);
+		return -EINVAL;
 	}
-	r = 0;
+	buf = calloc(1, CONFIG_MAX + 1);
+	resp = calloc(1, sizeof(*resp));
+	if (!buf || !resp) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = lb_http_new(&hc, &h)) < 0)
+		goto fail;
+	{
+		struct lb_http_request req = { .method = "GET", .url = url, .buf = buf, .buf_max = CONFIG_MAX,
+					       .what = "config" };
+
+		r = lb_http_perform(h, &req, resp);
+	}
+	if (r < 0)
+		goto fail;
+	if (resp->status != 200) {
+		lb_log("config %.*s: HTTP %ld", (int)strcspn(url, "?"), url, resp->status);
+		r = -EIO;
+		goto fail;
+	}
+	if ((r = lb_sha256_hex(buf, resp->body_len, got)) < 0)
+		goto fail;
+	if (strcmp(got, sha) != 0) {
+		lb_log("config %.*s: SHA-256 %s, lifeboat.config_sha256 says %s: refused", (int)strcspn(url, "?"), url,
+		       got, sha);
+		r = -EBADMSG;
+		goto fail;
+	}
+	if (memchr(buf, '\0', resp->body_len)) {
+		lb_log("config %.*s: contains a NUL byte", (int)strcspn(url, "?"), url);
+		r = -EBADMSG;
+		goto fail;
+	}
+	lb_log("config %.*s: %zu bytes, SHA-256 matches", (int)strcspn(url, "?"), url, resp->body_len);
+	r = parse_config(s, buf, "(fetched)", true, "");
 fail:
+	lb_http_free(h);
+	free(resp);
 	free(buf);
 	return r;
 }
@@ -154,6 +231,27 @@ static int read_cmdline(struct settings *s, const char *path)
 		lb_log("kernel command line %s: %s", path, strerror(-r));
 		return r;
 	}
+	/* A fetched config first: the other parameters override it. */
+	{
+		char *copy = strdup(buf), *url = NULL, *sha = NULL, *sv = NULL;
+
+		if (!copy) {
+			free(buf);
+			return -ENOMEM;
+		}
+		for (w = strtok_r(copy, " \t\n", &sv); w; w = strtok_r(NULL, " \t\n", &sv)) {
+			if (!strncmp(w, "lifeboat.config=", 16))
+				url = w + 16;
+			else if (!strncmp(w, "lifeboat.config_sha256=", 23))
+				sha = w + 23;
+		}
+		r = url ? fetch_config(s, url, sha) : 0;
+		free(copy);
+		if (r < 0) {
+			free(buf);
+			return r;
+		}
+	}
 	for (w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
 		char *eq = strchr(w, '=');
 
@@ -161,8 +259,9 @@ static int read_cmdline(struct settings *s, const char *path)
 			continue;
 		*eq = '\0';
 		if (!strcmp(w + 9, "action") || !strcmp(w + 9, "boot") || !strcmp(w + 9, "ntp") ||
-		    !strcmp(w + 9, "net_wait") || !strcmp(w + 9, "after"))
-			continue; /* init's */
+		    !strcmp(w + 9, "net_wait") || !strcmp(w + 9, "after") || !strcmp(w + 9, "config") ||
+		    !strcmp(w + 9, "config_sha256"))
+			continue; /* init's, or read above */
 		if (secret_key(w + 9)) {
 			lb_log("kernel command line: lifeboat.%s refused: every process can read /proc/cmdline; put "
 			       "credentials in the config file",

@@ -70,7 +70,8 @@ class DiskVM(VM):
         self.buf, self.prompt, self.proc, self.t0 = "", "", None, None
 
 
-MARKER = r"LIFEBOAT-DRILL-OK host=(\S+) root=(\S+) data=(\S+) sha256=(\S+)"
+# Up to the end of the line: a match on a half-arrived line would cut the hash.
+MARKER = r"LIFEBOAT-DRILL-OK host=(\S+) root=(\S+) data=(\S+) sha256=(\S+)\r?\n"
 # What a failed boot says on the serial console, so the drill need not wait
 # out its whole limit.
 FAILED = (r"grub rescue>|(?m:^error: [^\n]*)|Kernel panic[^\n]*|"

@@ -100,6 +100,15 @@ int lb_gpt_move_backup(struct lb_target *t, unsigned lss, uint64_t src_size)
 	}
 	ent_bytes = (size_t)n * esize;
 	ent_sectors = (ent_bytes + lss - 1) / lss;
+	/* The primary entries must lie between the header and the old backup,
+	 * and the old backup must fit in the source disk; else this is no GPT
+	 * we can reason about, and nothing is moved. */
+	if (ent_lba < 2 || src_last < 2 * ent_sectors + 3 || ent_lba + ent_sectors > src_last - ent_sectors) {
+		lb_log("%s: the restored GPT's entry array does not fit the disk; backup GPT not moved",
+		       lb_target_path(t));
+		r = 0;
+		goto fail;
+	}
 	ents = calloc(1, ent_sectors * lss);
 	if (!ents) {
 		r = -ENOMEM;

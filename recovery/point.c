@@ -56,39 +56,38 @@ void lb_point_strv_free(char **v, size_t n)
 	free(v);
 }
 
+/* List dir (one level) through collect, sorted; the entries are s's. */
+static int list_sorted(struct lb_store *st, const char *dir, struct strs *s, char ***ret, size_t *ret_n)
+{
+	int r = dir ? lb_store_list(st, dir, true, collect, s) : -ENOMEM;
+
+	if (r < 0) {
+		lb_point_strv_free(s->v, s->n);
+		return r;
+	}
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(char *), cmp);
+	*ret = s->v;
+	*ret_n = s->n;
+	return 0;
+}
+
 int lb_point_servers(struct lb_store *st, char ***ret, size_t *ret_n)
 {
 	struct strs s = { .cut = strlen("points/") };
-	int r = lb_store_list(st, "points/", true, collect, &s);
 
-	if (r < 0) {
-		lb_point_strv_free(s.v, s.n);
-		return r;
-	}
-	if (s.n > 1)
-		qsort(s.v, s.n, sizeof(char *), cmp);
-	*ret = s.v;
-	*ret_n = s.n;
-	return 0;
+	return list_sorted(st, "points/", &s, ret, ret_n);
 }
 
 int lb_point_keys(struct lb_store *st, const char *server, char ***ret, size_t *ret_n)
 {
 	struct strs s = { .suffix = ".json" };
 	char *dir = lb_strdupf("points/%s/", server);
-	int r = dir ? lb_store_list(st, dir, true, collect, &s) : -ENOMEM;
+	/* ids start with their UTC time: name order is time order */
+	int r = list_sorted(st, dir, &s, ret, ret_n);
 
 	free(dir);
-	if (r < 0) {
-		lb_point_strv_free(s.v, s.n);
-		return r;
-	}
-	/* ids start with their UTC time: name order is time order */
-	if (s.n > 1)
-		qsort(s.v, s.n, sizeof(char *), cmp);
-	*ret = s.v;
-	*ret_n = s.n;
-	return 0;
+	return r;
 }
 
 static int load_key(struct lb_store *st, const char *key, struct lb_manifest **ret)

@@ -1,0 +1,408 @@
+/* The restore core (restore.h): plan, then chunks verified onto targets. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chunk.h"
+#include "cli.h"
+#include "gpt.h"
+#include "hash.h"
+#include "manifest.h"
+#include "restore.h"
+#include "target.h"
+#include "util.h"
+
+struct job {
+	const struct lb_manifest_disk *d;
+	char *path;
+	struct lb_target *t;
+	bool touched; /* labels wiped or data written: wipe again on failure */
+};
+
+struct lb_restore {
+	struct lb_store *st;
+	const struct lb_manifest *m;
+	size_t n;
+	struct job *jobs;
+};
+
+/* One disk's counters, and the pacing of its events. */
+struct progress {
+	const struct lb_restore_opts *o;
+	struct lb_restore_event e;
+	struct timespec start, last;
+};
+
+static void emit(struct progress *p, enum lb_restore_event_type type)
+{
+	double el = lb_cli_secs_since(&p->start);
+
+	if (type == LB_RESTORE_PROGRESS && lb_cli_secs_since(&p->last) < (p->o->interval > 0 ? p->o->interval : 1.0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &p->last);
+	p->e.type = type;
+	p->e.seconds = el;
+	p->e.rate = el > 0 ? (double)p->e.disk_bytes_done / el : 0;
+	p->e.eta = p->e.rate > 0 ? (double)(p->e.disk_bytes - p->e.disk_bytes_done) / p->e.rate : 0;
+	if (p->o->on_event)
+		p->o->on_event(&p->e, p->o->userdata);
+}
+
+/* Chunks that hold partition tables or boot code: the first and last MiB
+ * of the disk. They are written last. */
+static bool is_header(const struct lb_manifest_disk *d, uint64_t i)
+{
+	uint64_t start = i * d->chunk_size, end = start + lb_chunk_len(d->size, d->chunk_size, i);
+
+	return start < LB_LABEL_AREA || end > (d->size > LB_LABEL_AREA ? d->size - LB_LABEL_AREA : 0);
+}
+
+/* Chunk i's verified bytes into buf (chunk_size bytes). *ret_write says
+ * whether the target still needs them: false when it already holds them at
+ * that offset (delta), in which case buf holds what was read there. */
+static int obtain_chunk(struct lb_store *st, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
+			uint8_t *buf, struct progress *p, bool *ret_write)
+{
+	const struct lb_manifest_disk *d = j->d;
+	uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
+	bool zero = lb_hash_is_zero(idx->hash[i]);
+	uint8_t h[32];
+	void *z = NULL;
+	size_t zlen = 0;
+	char key[128], name[224];
+	int r;
+
+	*ret_write = true;
+	if (zero)
+		p->e.zero++;
+	if (delta) {
+		r = lb_target_read(j->t, i * (uint64_t)d->chunk_size, buf, len);
+		if (r < 0)
+			return r;
+		if (zero ? lb_chunk_is_zero(buf, len) : (lb_sha256(buf, len, h) == 0 && memcmp(h, idx->hash[i], 32) == 0)) {
+			p->e.in_place++;
+			*ret_write = false;
+			return 0;
+		}
+	}
+	if (zero) {
+		memset(buf, 0, len);
+		return 0;
+	}
+	lb_chunk_key(idx->hash[i], key);
+	r = lb_store_get(st, key, lb_chunk_stored_max(len), &z, &zlen);
+	if (r == -ENOENT)
+		lb_log("disk %s: chunk %" PRIu64 " (%s) is missing from the store", d->name, i, key);
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s (disk %s, chunk %" PRIu64 ")", key, d->name, i);
+	r = lb_chunk_decode(z, zlen, buf, len, idx->hash[i], name);
+	free(z);
+	if (r < 0)
+		return r;
+	p->e.fetched++;
+	p->e.bytes_fetched += zlen;
+	return 0;
+}
+
+/* The disk's chunk index, checked against the manifest. */
+static int load_index(struct lb_store *st, const struct lb_manifest_disk *d, struct lb_index **ret)
+{
+	uint8_t h[32];
+	void *ib = NULL;
+	size_t iblen = 0;
+	int r;
+
+	r = lb_store_get(st, d->index_key, d->index_size, &ib, &iblen);
+	if (r == -ENOENT)
+		lb_log("disk %s: its chunk index %s is missing from the store", d->name, d->index_key);
+	if (r < 0)
+		goto fail;
+	if ((r = lb_sha256(ib, iblen, h)) < 0)
+		goto fail;
+	if (iblen != d->index_size || memcmp(h, d->index_sha256, 32) != 0) {
+		lb_log("disk %s: chunk index %s does not match the manifest (corrupt or replaced)", d->name, d->index_key);
+		r = -EBADMSG;
+		goto fail;
+	}
+	if ((r = lb_index_parse(ib, iblen, d->index_key, ret)) < 0)
+		goto fail;
+	if ((*ret)->chunk_size != d->chunk_size || (*ret)->disk_size != d->size) {
+		lb_log("disk %s: chunk index %s disagrees with the manifest", d->name, d->index_key);
+		lb_index_free(*ret);
+		*ret = NULL;
+		r = -EBADMSG;
+	}
+fail:
+	free(ib);
+	return r;
+}
+
+static int restore_disk(struct lb_store *st, struct job *j, bool delta, struct progress *p)
+{
+	const struct lb_manifest_disk *d = j->d;
+	struct lb_index *idx = NULL;
+	uint8_t *buf = NULL, **hdr = NULL;
+	int r;
+
+	if ((r = load_index(st, d, &idx)) < 0)
+		goto fail;
+	buf = malloc(d->chunk_size);
+	hdr = calloc(idx->count, sizeof(*hdr));
+	if (!buf || !hdr) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	p->e.chunks = idx->count;
+	p->e.disk_bytes = d->size;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	emit(p, LB_RESTORE_DISK_START);
+
+	/* Header chunks first, verified into memory: what the target already
+	 * holds there is read before the labels are wiped. At most two chunks'
+	 * worth per end of the disk. */
+	for (uint64_t i = 0; i < idx->count; i++) {
+		bool write;
+
+		if (!is_header(d, i))
+			continue;
+		hdr[i] = malloc(d->chunk_size);
+		if (!hdr[i]) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		if ((r = obtain_chunk(st, j, idx, i, delta, hdr[i], p, &write)) < 0)
+			goto fail;
+	}
+	/* From here on the disk must not look bootable until it is whole. */
+	j->touched = true;
+	if ((r = lb_target_wipe_labels(j->t)) < 0)
+		goto fail;
+	for (uint64_t i = 0; i < idx->count; i++) {
+		uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
+		bool write;
+
+		if (hdr[i])
+			continue;
+		if ((r = obtain_chunk(st, j, idx, i, delta, buf, p, &write)) < 0)
+			goto fail;
+		if (write) {
+			r = lb_hash_is_zero(idx->hash[i]) ? lb_target_zero(j->t, i * (uint64_t)d->chunk_size, len) :
+							     lb_target_write(j->t, i * (uint64_t)d->chunk_size, buf, len);
+			if (r < 0)
+				goto fail;
+			if (!lb_hash_is_zero(idx->hash[i]))
+				p->e.bytes_written += len;
+		}
+		p->e.chunks_done++;
+		p->e.disk_bytes_done += len;
+		emit(p, LB_RESTORE_PROGRESS);
+	}
+	if ((r = lb_target_sync(j->t)) < 0)
+		goto fail;
+	/* Everything else is verified and on the disk: now the labels (also
+	 * those found in place, which the wipe removed). */
+	for (uint64_t i = 0; i < idx->count; i++) {
+		uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
+
+		if (!hdr[i])
+			continue;
+		if ((r = lb_target_write(j->t, i * (uint64_t)d->chunk_size, hdr[i], len)) < 0)
+			goto fail;
+		p->e.bytes_written += len;
+		p->e.chunks_done++;
+		p->e.disk_bytes_done += len;
+	}
+	/* A larger target: its backup GPT belongs at its end, not where the
+	 * source disk ended. */
+	if (d->pttype && strcmp(d->pttype, "gpt") == 0 && lb_target_size(j->t) > d->size) {
+		r = lb_gpt_move_backup(j->t, d->logical_sector_size, d->size);
+		if (r < 0)
+			goto fail;
+		if (r > 0)
+			lb_log("%s: backup GPT moved to the end of the disk (%" PRIu64 " bytes, the source had %" PRIu64 ")",
+			       j->path, lb_target_size(j->t), d->size);
+	}
+	if ((r = lb_target_sync(j->t)) < 0)
+		goto fail;
+	emit(p, LB_RESTORE_DISK_DONE);
+	r = 0;
+fail:
+	if (hdr)
+		for (uint64_t i = 0; idx && i < idx->count; i++)
+			free(hdr[i]);
+	free(hdr);
+	free(buf);
+	lb_index_free(idx);
+	return r;
+}
+
+int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char *const *names,
+		   const char *const *paths, size_t n, struct lb_restore **ret)
+{
+	struct lb_restore *rs;
+	int r = 0;
+
+	rs = calloc(1, sizeof(*rs));
+	if (!rs || !(rs->jobs = calloc(n ? n : 1, sizeof(*rs->jobs)))) {
+		free(rs);
+		return -ENOMEM;
+	}
+	rs->st = st;
+	rs->m = m;
+	for (size_t i = 0; i < n; i++) {
+		const struct lb_manifest_disk *d = NULL;
+
+		for (size_t k = 0; k < m->n_disks; k++)
+			if (strcmp(m->disks[k].name, names[i]) == 0)
+				d = &m->disks[k];
+		if (!d) {
+			char have[256] = "";
+
+			for (size_t k = 0; k < m->n_disks; k++)
+				snprintf(have + strlen(have), sizeof(have) - strlen(have), " %s", m->disks[k].name);
+			lb_log("disk %s: the point %s/%s has no disk of that name (it has:%s)", names[i], m->server,
+			       m->id, have);
+			r = -ENOENT;
+			goto fail;
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(paths[k], paths[i]) == 0) {
+				lb_log("%s is the target of both %s and %s", paths[i], names[k], names[i]);
+				r = -EINVAL;
+				goto fail;
+			}
+			if (strcmp(names[k], names[i]) == 0) {
+				lb_log("disk %s is mapped twice", names[i]);
+				r = -EINVAL;
+				goto fail;
+			}
+		}
+		rs->jobs[rs->n].d = d;
+		if (!(rs->jobs[rs->n].path = strdup(paths[i]))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		rs->n++;
+	}
+	/* The boot disk is finished last of all. */
+	for (size_t i = 0; i + 1 < rs->n; i++)
+		if (rs->jobs[i].d->boot) {
+			struct job t = rs->jobs[i];
+
+			memmove(&rs->jobs[i], &rs->jobs[i + 1], (rs->n - i - 1) * sizeof(*rs->jobs));
+			rs->jobs[rs->n - 1] = t;
+			break;
+		}
+	for (size_t k = 0; k < m->n_disks; k++) {
+		bool mapped = false;
+
+		for (size_t i = 0; i < n; i++)
+			mapped |= strcmp(names[i], m->disks[k].name) == 0;
+		if (!mapped)
+			lb_log("disk %s of the point is not mapped and will not be restored", m->disks[k].name);
+	}
+	/* Every target is checked, so the operator sees all refusals at once. */
+	for (size_t i = 0; i < rs->n; i++) {
+		struct job *j = &rs->jobs[i];
+
+		if (lb_target_open(j->path, &j->t) < 0) {
+			r = -EBUSY;
+			continue;
+		}
+		if (lb_target_size(j->t) < j->d->size) {
+			lb_log("%s: %" PRIu64 " bytes is smaller than disk %s of the point (%" PRIu64 " bytes)", j->path,
+			       lb_target_size(j->t), j->d->name, j->d->size);
+			r = -EBUSY;
+		}
+		if (lb_target_logical_sector_size(j->t) != j->d->logical_sector_size) {
+			lb_log("%s: logical sector size %u, disk %s of the point has %u", j->path,
+			       lb_target_logical_sector_size(j->t), j->d->name, j->d->logical_sector_size);
+			r = -EBUSY;
+		}
+	}
+	if (r < 0)
+		goto fail;
+	*ret = rs;
+	return 0;
+fail:
+	lb_restore_free(rs);
+	return r;
+}
+
+void lb_restore_free(struct lb_restore *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		lb_target_close(r->jobs[i].t);
+		free(r->jobs[i].path);
+	}
+	free(r->jobs);
+	free(r);
+}
+
+size_t lb_restore_count(const struct lb_restore *r)
+{
+	return r->n;
+}
+
+const struct lb_manifest_disk *lb_restore_disk(const struct lb_restore *r, size_t i)
+{
+	return i < r->n ? r->jobs[i].d : NULL;
+}
+
+const char *lb_restore_target(const struct lb_restore *r, size_t i)
+{
+	return i < r->n ? r->jobs[i].path : NULL;
+}
+
+uint64_t lb_restore_target_size(const struct lb_restore *r, size_t i)
+{
+	return i < r->n ? lb_target_size(r->jobs[i].t) : 0;
+}
+
+void lb_restore_print_plan(const struct lb_restore *r, FILE *out)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct lb_manifest_disk *d = r->jobs[i].d;
+
+		fprintf(out, "  disk %-10s %14" PRIu64 " bytes, %" PRIu64 " chunks (%" PRIu64 " zero)%s -> %s (%" PRIu64
+			     " bytes)\n",
+			d->name, d->size, d->chunk_count, d->zero_chunks, d->boot ? ", boot" : "", r->jobs[i].path,
+			lb_target_size(r->jobs[i].t));
+	}
+}
+
+int lb_restore_run(struct lb_restore *r, const struct lb_restore_opts *o)
+{
+	static const struct lb_restore_opts defaults = { 0 };
+	int err = 0;
+
+	if (!o)
+		o = &defaults;
+	for (size_t i = 0; i < r->n; i++) {
+		struct progress p = { .o = o };
+
+		p.e.disk = r->jobs[i].d->name;
+		p.e.target = r->jobs[i].path;
+		p.e.index = i;
+		p.e.count = r->n;
+		err = restore_disk(r->st, &r->jobs[i], !o->no_delta, &p);
+		if (err < 0) {
+			lb_log("restore of disk %s onto %s failed", r->jobs[i].d->name, r->jobs[i].path);
+			break;
+		}
+	}
+	if (err == 0)
+		return 0;
+	/* No half-restored disk may look bootable. */
+	for (size_t i = 0; i < r->n; i++)
+		if (r->jobs[i].touched && lb_target_wipe_labels(r->jobs[i].t) == 0)
+			lb_log("%s: partition table wiped (the restore did not finish)", r->jobs[i].path);
+	return err;
+}

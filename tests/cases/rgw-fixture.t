@@ -1,5 +1,5 @@
 #!/bin/sh
-# timeout: 110
+# timeout: 300
 #
 # The S3 fixture (tests/lib/rgw, Ceph RADOS Gateway on 127.0.0.1) is a real
 # S3: with aws-cli as an independent client, objects round-trip byte for

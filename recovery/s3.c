@@ -607,6 +607,7 @@ struct lb_s3 {
 	unsigned list_page;
 	uint64_t rng;
 	struct lb_http_response *resp; /* big (error body); one per client */
+	char last_error[128];          /* S3's code for the last refusal, or "" */
 };
 
 void lb_s3_free(struct lb_s3 *s3)
@@ -621,6 +622,11 @@ void lb_s3_free(struct lb_s3 *s3)
 	lb_s3_credentials_clear(&s3->creds);
 	free(s3->resp);
 	free(s3);
+}
+
+const char *lb_s3_last_error(const struct lb_s3 *s3)
+{
+	return s3->last_error;
 }
 
 static const char *env_or(const char *v, const char *name)
@@ -803,6 +809,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 
 	if (!path)
 		return -ENOMEM;
+	s3->last_error[0] = '\0';
 	for (int attempt = 0;; attempt++) {
 		struct lb_sigv4_request req = {
 			.method = op->method, .host = s3->host, .path = path,
@@ -890,6 +897,7 @@ static int refused(struct lb_s3 *s3, const char *what)
 	}
 	lb_log("%s: HTTP %ld %s%s%s%s%s%s", what, resp->status, code, msg[0] ? ": " : "", msg,
 	       rid[0] ? " (request id " : "", rid, rid[0] ? ")" : "");
+	snprintf(s3->last_error, sizeof(s3->last_error), "%s", code);
 	if (resp->status == 404)
 		return -ENOENT;
 	if (resp->status == 403 || resp->status == 401)

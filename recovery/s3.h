@@ -100,6 +100,12 @@ typedef int (*lb_s3_list_cb)(const struct lb_s3_entry *e, void *userdata);
 int lb_s3_list(struct lb_s3 *s3, const char *prefix, const char *delimiter, lb_s3_list_cb cb,
 	       void *userdata);
 
+/* S3's error code ("SignatureDoesNotMatch", "NoSuchBucket") of the last
+ * request when the server refused it; "" when it succeeded or failed
+ * before an answer (a transport error, which the errno tells). For callers
+ * that explain a refusal to an operator, e.g. which field to correct. */
+const char *lb_s3_last_error(const struct lb_s3 *s3);
+
 /* A presigned GET URL for key, valid for expires seconds (<= 7 days). */
 int lb_s3_presign_get(struct lb_s3 *s3, const char *key, unsigned expires, char **ret_url);
 

@@ -75,7 +75,17 @@ static int open_s3(struct lb_store *st, const char *url, const struct lb_store_o
 			goto fail;
 		}
 	}
-	r = lb_s3_credentials_load(&st->creds);
+	if (opts && opts->access_key && *opts->access_key && opts->secret_key && *opts->secret_key) {
+		st->creds.access_key = strdup(opts->access_key);
+		st->creds.secret_key = strdup(opts->secret_key);
+		st->creds.session_token = opts->session_token && *opts->session_token ? strdup(opts->session_token) : NULL;
+		r = st->creds.access_key && st->creds.secret_key &&
+				    (!opts->session_token || !*opts->session_token || st->creds.session_token) ?
+			    0 :
+			    -ENOMEM;
+	} else {
+		r = lb_s3_credentials_load(&st->creds);
+	}
 	if (r < 0)
 		goto fail;
 	cfg.endpoint = opts && opts->endpoint ? opts->endpoint : env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
@@ -86,7 +96,8 @@ static int open_s3(struct lb_store *st, const char *url, const struct lb_store_o
 							 LB_S3_ADDR_AUTO;
 	cfg.creds = &st->creds;
 	cfg.ca_bundle = opts && opts->ca_bundle ? opts->ca_bundle : env("AWS_CA_BUNDLE", NULL);
-	cfg.retries = -1;
+	cfg.retries = opts && opts->interactive ? 1 : -1;
+	cfg.connect_timeout_s = opts && opts->interactive ? 5 : 0;
 	r = lb_s3_new(&cfg, &st->s3);
 fail:
 	free(bucket);
@@ -158,6 +169,11 @@ void lb_store_close(struct lb_store *st)
 const char *lb_store_url(const struct lb_store *st)
 {
 	return st->url;
+}
+
+const char *lb_store_last_error(const struct lb_store *st)
+{
+	return st->s3 ? lb_s3_last_error(st->s3) : "";
 }
 
 static char *path_of(struct lb_store *st, const char *key)

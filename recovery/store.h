@@ -20,12 +20,22 @@ struct lb_store_opts {
 	const char *region;     /* S3: overrides AWS_REGION */
 	const char *ca_bundle;  /* S3: overrides AWS_CA_BUNDLE */
 	int addressing;         /* S3: 0 auto, 1 path-style, 2 virtual-host */
+	/* S3: credentials typed by an operator, used instead of the environment
+	 * and ~/.aws/credentials when both keys are set; copied at open. */
+	const char *access_key, *secret_key, *session_token;
+	/* S3: someone waits at a prompt: one retry and a 5 s connect timeout,
+	 * so a wrong endpoint is said in seconds, not after two minutes of
+	 * backoff. */
+	bool interactive;
 };
 
 int lb_store_open(const char *url, const struct lb_store_opts *opts, struct lb_store **ret);
 void lb_store_close(struct lb_store *st);
 /* "s3://bucket/prefix" or "/path": for messages. */
 const char *lb_store_url(const struct lb_store *st);
+/* S3's error code for the last refused request (lb_s3_last_error), "" for
+ * a directory store or when the last request was not refused. */
+const char *lb_store_last_error(const struct lb_store *st);
 
 /* 1 when key exists, 0 when not, -errno on failure (logged). */
 int lb_store_exists(struct lb_store *st, const char *key);

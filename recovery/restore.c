@@ -241,6 +241,43 @@ fail:
 	return r;
 }
 
+/* Open path as the target of d: unused, large enough, d's logical sector
+ * size. Every refusal is logged; -EBUSY (and *ret NULL) when any holds. */
+static int open_target(const struct lb_manifest_disk *d, const char *path, struct lb_target **ret)
+{
+	struct lb_target *t = NULL;
+	int r = 0;
+
+	*ret = NULL;
+	if (lb_target_open(path, &t) < 0)
+		return -EBUSY;
+	if (lb_target_size(t) < d->size) {
+		lb_log("%s: %" PRIu64 " bytes is smaller than disk %s of the point (%" PRIu64 " bytes)", path,
+		       lb_target_size(t), d->name, d->size);
+		r = -EBUSY;
+	}
+	if (lb_target_logical_sector_size(t) != d->logical_sector_size) {
+		lb_log("%s: logical sector size %u, disk %s of the point has %u", path, lb_target_logical_sector_size(t),
+		       d->name, d->logical_sector_size);
+		r = -EBUSY;
+	}
+	if (r < 0) {
+		lb_target_close(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+int lb_restore_check(const struct lb_manifest_disk *d, const char *path)
+{
+	struct lb_target *t = NULL;
+	int r = open_target(d, path, &t);
+
+	lb_target_close(t);
+	return r;
+}
+
 int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char *const *names,
 		   const char *const *paths, size_t n, struct lb_restore **ret)
 {
@@ -307,24 +344,9 @@ int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char 
 			lb_log("disk %s of the point is not mapped and will not be restored", m->disks[k].name);
 	}
 	/* Every target is checked, so the operator sees all refusals at once. */
-	for (size_t i = 0; i < rs->n; i++) {
-		struct job *j = &rs->jobs[i];
-
-		if (lb_target_open(j->path, &j->t) < 0) {
+	for (size_t i = 0; i < rs->n; i++)
+		if (open_target(rs->jobs[i].d, rs->jobs[i].path, &rs->jobs[i].t) < 0)
 			r = -EBUSY;
-			continue;
-		}
-		if (lb_target_size(j->t) < j->d->size) {
-			lb_log("%s: %" PRIu64 " bytes is smaller than disk %s of the point (%" PRIu64 " bytes)", j->path,
-			       lb_target_size(j->t), j->d->name, j->d->size);
-			r = -EBUSY;
-		}
-		if (lb_target_logical_sector_size(j->t) != j->d->logical_sector_size) {
-			lb_log("%s: logical sector size %u, disk %s of the point has %u", j->path,
-			       lb_target_logical_sector_size(j->t), j->d->name, j->d->logical_sector_size);
-			r = -EBUSY;
-		}
-	}
 	if (r < 0)
 		goto fail;
 	*ret = rs;

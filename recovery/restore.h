@@ -34,6 +34,12 @@ int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char 
 		   const char *const *paths, size_t n, struct lb_restore **ret);
 void lb_restore_free(struct lb_restore *r);
 
+/* The checks lb_restore_new makes on one target, alone: whether path could
+ * take disk d (unused, not the boot medium, large enough, same logical
+ * sector size). Nothing is written and the target is closed again. 0, or
+ * -EBUSY with every reason logged. For choosing targets one at a time. */
+int lb_restore_check(const struct lb_manifest_disk *d, const char *path);
+
 /* The plan, in the order it will run (the boot disk last). */
 size_t lb_restore_count(const struct lb_restore *r);
 const struct lb_manifest_disk *lb_restore_disk(const struct lb_restore *r, size_t i);

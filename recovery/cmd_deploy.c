@@ -50,9 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
+#include "config.h"
 #include "disk.h"
 #include "hash.h"
 #include "http.h"
@@ -61,112 +61,8 @@
 #include "lifeboat.h"
 #include "util.h"
 
-#define CONFIG_DEFAULT "/etc/lifeboat/lifeboat.conf"
-#define CONFIG_MAX (64u << 10)
-
-struct settings {
-	struct lb_cli_pairs kv;  /* everything but disks, last one wins */
-	struct lb_cli_pairs disks; /* NAME -> HINTS */
-};
-
-static bool secret_key(const char *k)
-{
-	return !strcmp(k, "access_key_id") || !strcmp(k, "secret_access_key") || !strcmp(k, "session_token");
-}
-
-static int set(struct settings *s, const char *key, const char *value, const char *where)
-{
-	struct lb_cli_pairs *p = &s->kv;
-	const char *k = key;
-	char *arg;
-	int i, r;
-
-	if (!strncmp(key, "disk.", 5)) {
-		p = &s->disks;
-		k = key + 5;
-	} else if (strcmp(key, "store") && strcmp(key, "point") && strcmp(key, "endpoint") && strcmp(key, "region") &&
-		   strcmp(key, "ca_bundle") && !secret_key(key)) {
-		lb_log("%s: unknown setting '%s'", where, key);
-		return -EINVAL;
-	}
-	/* later sources override earlier ones */
-	i = lb_cli_pair_find(p, k);
-	if (i >= 0) {
-		char *v = strdup(value);
-
-		if (!v)
-			return -ENOMEM;
-		free(p->values[i]);
-		p->values[i] = v;
-		return 0;
-	}
-	arg = lb_strdupf("%s=%s", k, value);
-	if (!arg)
-		return -ENOMEM;
-	r = lb_cli_pair_add(p, arg, where, "KEY=VALUE");
-	free(arg);
-	return r;
-}
-
-/* Parse config text (NUL-terminated, edited in place). creds_ok: whether
- * this source may hold credentials (a file others cannot read, or a
- * fetched config whose digest matched). */
-static int parse_config(struct settings *s, char *buf, const char *name, bool creds_ok, const char *creds_why)
-{
-	char *line, *save = NULL;
-	unsigned n = 0;
-	int r;
-
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *eq, *key, *value, where[300];
-
-		n++;
-		line[strcspn(line, "#")] = '\0';
-		if (!*lb_strtrim(line))
-			continue;
-		snprintf(where, sizeof(where), "config %s:%u", name, n);
-		eq = strchr(line, '=');
-		if (!eq) {
-			lb_log("%s: expected KEY = VALUE", where);
-			return -EINVAL;
-		}
-		*eq = '\0';
-		key = lb_strtrim(line);
-		value = lb_strtrim(eq + 1);
-		if (secret_key(key) && !creds_ok) {
-			lb_log("%s: holds credentials but %s", where, creds_why);
-			return -EPERM;
-		}
-		if ((r = set(s, key, value, where)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int read_config(struct settings *s, const char *path, bool must_exist)
-{
-	char *buf = NULL, why[128];
-	struct stat st;
-	bool private;
-	int r;
-
-	r = lb_read_file(path, CONFIG_MAX, &buf);
-	if (r == -ENOENT && !must_exist)
-		return 0;
-	if (r < 0) {
-		lb_log("config %s: %s", path, r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
-		return r;
-	}
-	private = stat(path, &st) == 0 && !(st.st_mode & 077);
-	snprintf(why, sizeof(why), "is readable by others (mode %03o): chmod 600 it",
-		 private ? 0 : (unsigned)(st.st_mode & 0777));
-	r = parse_config(s, buf, path, private, why);
-	free(buf);
-	return r;
-}
-
 /* lifeboat.config=URL, checked against lifeboat.config_sha256=HEX. */
-static int fetch_config(struct settings *s, const char *url, const char *sha)
+static int fetch_config(struct lb_config *s, const char *url, const char *sha)
 {
 	struct lb_http_config hc = { .ca_bundle = getenv("AWS_CA_BUNDLE") };
 	struct lb_http *h = NULL;
@@ -179,7 +75,7 @@ static int fetch_config(struct settings *s, const char *url, const char *sha)
 		       (int)strcspn(url, "?"), url);
 		return -EINVAL;
 	}
-	buf = calloc(1, CONFIG_MAX + 1);
+	buf = calloc(1, LB_CONFIG_MAX + 1);
 	resp = calloc(1, sizeof(*resp));
 	if (!buf || !resp) {
 		r = -ENOMEM;
@@ -188,7 +84,7 @@ static int fetch_config(struct settings *s, const char *url, const char *sha)
 	if ((r = lb_http_new(&hc, &h)) < 0)
 		goto fail;
 	{
-		struct lb_http_request req = { .method = "GET", .url = url, .buf = buf, .buf_max = CONFIG_MAX,
+		struct lb_http_request req = { .method = "GET", .url = url, .buf = buf, .buf_max = LB_CONFIG_MAX,
 					       .what = "config" };
 
 		r = lb_http_perform(h, &req, resp);
@@ -214,7 +110,7 @@ static int fetch_config(struct settings *s, const char *url, const char *sha)
 		goto fail;
 	}
 	lb_log("config %.*s: %zu bytes, SHA-256 matches", (int)strcspn(url, "?"), url, resp->body_len);
-	r = parse_config(s, buf, "(fetched)", true, "");
+	r = lb_config_parse(s, buf, "(fetched)", true, "");
 fail:
 	lb_http_free(h);
 	free(resp);
@@ -222,10 +118,10 @@ fail:
 	return r;
 }
 
-static int read_cmdline(struct settings *s, const char *path)
+static int read_cmdline(struct lb_config *s, const char *path)
 {
 	char *buf = NULL, *w, *save = NULL;
-	int r = lb_read_file(path, CONFIG_MAX, &buf);
+	int r = lb_read_file(path, LB_CONFIG_MAX, &buf);
 
 	if (r < 0) {
 		lb_log("kernel command line %s: %s", path, strerror(-r));
@@ -262,29 +158,22 @@ static int read_cmdline(struct settings *s, const char *path)
 		    !strcmp(w + 9, "net_wait") || !strcmp(w + 9, "after") || !strcmp(w + 9, "config") ||
 		    !strcmp(w + 9, "config_sha256"))
 			continue; /* init's, or read above */
-		if (secret_key(w + 9)) {
+		if (lb_config_is_secret(w + 9)) {
 			lb_log("kernel command line: lifeboat.%s refused: every process can read /proc/cmdline; put "
 			       "credentials in the config file",
 			       w + 9);
 			r = -EPERM;
 			break;
 		}
-		if ((r = set(s, w + 9, eq + 1, "kernel command line")) < 0)
+		if ((r = lb_config_set(s, w + 9, eq + 1, "kernel command line")) < 0)
 			break;
 	}
 	free(buf);
 	return r;
 }
 
-static const char *get(const struct settings *s, const char *k)
-{
-	int i = lb_cli_pair_find(&s->kv, k);
-
-	return i >= 0 ? s->kv.values[i] : NULL;
-}
-
 /* One disk for each hint, or a report of why not. */
-static int match_disks(const struct settings *s, const struct lb_disk_list *l, const char **ret_paths)
+static int match_disks(const struct lb_config *s, const struct lb_disk_list *l, const char **ret_paths)
 {
 	int bad = 0;
 
@@ -331,6 +220,13 @@ static int match_disks(const struct settings *s, const struct lb_disk_list *l, c
 
 int cmd_deploy(int argc, char **argv)
 {
+	static const struct {
+		const char *key, *env;
+	} to_env[] = {
+		{ "access_key_id", "AWS_ACCESS_KEY_ID" }, { "secret_access_key", "AWS_SECRET_ACCESS_KEY" },
+		{ "session_token", "AWS_SESSION_TOKEN" }, { "endpoint", "AWS_ENDPOINT_URL" },
+		{ "region", "AWS_REGION" },		  { "ca_bundle", "AWS_CA_BUNDLE" },
+	};
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "cmdline", required_argument, NULL, 'k' },
@@ -338,7 +234,7 @@ int cmd_deploy(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct settings s = { 0 };
+	struct lb_config s = { 0 };
 	struct lb_disks_opts opts = { 0 };
 	struct lb_disk_list *l = NULL;
 	const char *config = NULL, *cmdline = NULL, **paths = NULL;
@@ -368,7 +264,7 @@ int cmd_deploy(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto done;
-	if (read_config(&s, config ? config : CONFIG_DEFAULT, config != NULL) < 0)
+	if (lb_config_read(&s, config ? config : LB_CONFIG_DEFAULT, config != NULL) < 0)
 		goto done;
 	if (!cmdline) {
 		static char proc_cmdline[512];
@@ -378,23 +274,14 @@ int cmd_deploy(int argc, char **argv)
 	}
 	if (read_cmdline(&s, cmdline) < 0)
 		goto done;
-	if (!get(&s, "store") || !get(&s, "point") || s.disks.n == 0) {
+	if (!lb_config_get(&s, "store") || !lb_config_get(&s, "point") || s.disks.n == 0) {
 		lb_log("deploy needs store, point and at least one disk.NAME (config file or lifeboat.* parameters)");
 		goto done;
 	}
 	/* Credentials reach the S3 client through its environment, never argv. */
-	if (get(&s, "access_key_id"))
-		setenv("AWS_ACCESS_KEY_ID", get(&s, "access_key_id"), 1);
-	if (get(&s, "secret_access_key"))
-		setenv("AWS_SECRET_ACCESS_KEY", get(&s, "secret_access_key"), 1);
-	if (get(&s, "session_token"))
-		setenv("AWS_SESSION_TOKEN", get(&s, "session_token"), 1);
-	if (get(&s, "endpoint"))
-		setenv("AWS_ENDPOINT_URL", get(&s, "endpoint"), 1);
-	if (get(&s, "region"))
-		setenv("AWS_REGION", get(&s, "region"), 1);
-	if (get(&s, "ca_bundle"))
-		setenv("AWS_CA_BUNDLE", get(&s, "ca_bundle"), 1);
+	for (size_t i = 0; i < sizeof(to_env) / sizeof(to_env[0]); i++)
+		if (lb_config_get(&s, to_env[i].key))
+			setenv(to_env[i].env, lb_config_get(&s, to_env[i].key), 1);
 
 	rc = LB_EXIT_FAILURE;
 	paths = calloc(s.disks.n, sizeof(*paths));
@@ -416,8 +303,8 @@ int cmd_deploy(int argc, char **argv)
 		rargv[rargc++] = strdup("--disk");
 		rargv[rargc++] = lb_strdupf("%s=%s", s.disks.names[i], paths[i]);
 	}
-	rargv[rargc++] = strdup(get(&s, "store"));
-	rargv[rargc++] = strdup(get(&s, "point"));
+	rargv[rargc++] = strdup(lb_config_get(&s, "store"));
+	rargv[rargc++] = strdup(lb_config_get(&s, "point"));
 	for (int i = 0; i < rargc; i++)
 		if (!rargv[i])
 			goto done;
@@ -428,7 +315,6 @@ done:
 	free(rargv);
 	free(paths);
 	lb_disks_free(l);
-	lb_cli_pairs_clear(&s.kv);
-	lb_cli_pairs_clear(&s.disks);
+	lb_config_clear(&s);
 	return rc;
 }

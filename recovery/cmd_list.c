@@ -40,18 +40,6 @@ static const char *kind_str(const struct lb_manifest *m)
 	return m->kind == LB_KIND_BACKUP ? "backup" : types[m->image_type];
 }
 
-static void human(uint64_t v, char out[16])
-{
-	const char *u = "BKMGTP";
-	double d = (double)v;
-
-	while (d >= 1024 && u[1]) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(out, 16, *u == 'B' ? "%.0f%c" : "%.1f%c", d, *u == 'B' ? 'B' : *u);
-}
-
 int cmd_list(int argc, char **argv)
 {
 	enum { O_JSON = 256 };
@@ -151,9 +139,9 @@ int cmd_list(int argc, char **argv)
 			} else {
 				printf("%-20s %-25s %-13s %-20s", m->server, m->id, kind_str(m), created);
 				for (size_t d = 0; d < m->n_disks; d++) {
-					char h[16];
+					char h[LB_SIZE_STR];
 
-					human(m->disks[d].size, h);
+					lb_size_str(m->disks[d].size, h);
 					printf("%s%s:%s", d ? " " : " ", m->disks[d].name, h);
 				}
 				printf("\n");

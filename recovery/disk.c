@@ -2,10 +2,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/cdrom.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "disk.h"
 #include "mounts.h"
@@ -130,6 +134,23 @@ static bool probe(struct scan_ctx *c, const char *name, struct lb_probe_info *in
 		       strerror(-r));
 	free(node);
 	return r >= 0;
+}
+
+/* A CD/DVD drive that says it holds no disc. Anything else (a disc, a node
+ * that cannot be asked, a fixture file) is false: only a drive's own "no
+ * disc" hides it. An empty drive can still report a size, and probing it
+ * fails on every scan. */
+static bool no_disc(struct scan_ctx *c, const char *name)
+{
+	char *node = lb_strdupf("%s/%s", c->devroot, name);
+	int fd = node ? open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1, st;
+
+	free(node);
+	if (fd < 0)
+		return false;
+	st = ioctl(fd, CDROM_DRIVE_STATUS, CDSL_CURRENT);
+	close(fd);
+	return st == CDS_NO_DISC || st == CDS_TRAY_OPEN;
 }
 
 /* Identification strings, tried in the order the kernel is most precise. */
@@ -297,6 +318,7 @@ static int load_disk(struct scan_ctx *c, const char *name, struct lb_disk *d)
 {
 	char *link = NULL, real[PATH_MAX], *byp = NULL;
 	const char *devpath;
+	bool empty_drive;
 	int r;
 
 	d->type = type_of(name);
@@ -314,7 +336,8 @@ static int load_disk(struct scan_ctx *c, const char *name, struct lb_disk *d)
 	}
 	d->size = attr_u64(real, "size", 0) * 512;
 	/* an unbound loop device or a CD drive without a disc */
-	if (!c->opts->all && d->size == 0 && (strcmp(d->type, "loop") == 0 || strcmp(d->type, "rom") == 0)) {
+	empty_drive = strcmp(d->type, "rom") == 0 && no_disc(c, name);
+	if (!c->opts->all && (empty_drive || (d->size == 0 && (strcmp(d->type, "loop") == 0 || strcmp(d->type, "rom") == 0)))) {
 		r = 0;
 		goto fail;
 	}
@@ -342,7 +365,7 @@ static int load_disk(struct scan_ctx *c, const char *name, struct lb_disk *d)
 		d->backing_file = attr_str(real, "loop/backing_file");
 	if ((r = load_usage(c, real, name, &d->usage)) < 0)
 		goto fail;
-	d->probed = probe(c, name, &d->probe);
+	d->probed = !empty_drive && probe(c, name, &d->probe);
 	if ((r = load_parts(c, d, real)) < 0)
 		goto fail;
 

@@ -4,13 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
+
+extern char **environ;
 
 const char *lb_root(enum lb_root root)
 {
@@ -204,4 +209,74 @@ void lb_strv_clear(struct lb_strv *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+void lb_size_str(uint64_t bytes, char out[LB_SIZE_STR])
+{
+	const char *u = "BKMGTPE";
+	double d = (double)bytes;
+
+	while (d >= 1024 && u[1]) {
+		d /= 1024;
+		u++;
+	}
+	if (*u == 'B')
+		snprintf(out, LB_SIZE_STR, "%" PRIu64 "B", bytes);
+	else
+		snprintf(out, LB_SIZE_STR, "%.1f%c", d, *u);
+}
+
+const char *lb_printable(const char *s, char *out, size_t size)
+{
+	size_t i = 0;
+
+	if (!size)
+		return out;
+	if (!s || !*s)
+		s = "-";
+	for (; s[i] && i + 1 < size; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = '\0';
+	return out;
+}
+
+int lb_run(const char *const *argv)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	posix_spawnattr_t attr;
+	sigset_t def;
+	pid_t pid;
+	int r, status;
+
+	if ((r = posix_spawnattr_init(&attr)) != 0)
+		return -r;
+	/* The child gets the default actions back; we ignore the keyboard's
+	 * signals while we wait, as system(3) does. */
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGQUIT);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	fflush(NULL);
+	r = posix_spawnp(&pid, argv[0], NULL, &attr, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0) {
+		lb_log("run %s: %s", argv[0], strerror(r));
+		r = -r;
+		goto done;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			lb_log("wait for %s: %s", argv[0], strerror(errno));
+			goto done;
+		}
+	}
+	r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+done:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	return r;
 }

@@ -45,6 +45,23 @@ char *lb_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool lb_startswith(const char *s, const char *prefix);
 
 
+/* "48.0M", "1.8T", "512B": a size in powers of 1024, for tables. */
+#define LB_SIZE_STR 16
+void lb_size_str(uint64_t bytes, char out[LB_SIZE_STR]);
+
+/* Copy s (NULL or "" becomes "-") into out for printing on a console:
+ * at most size-1 bytes, control characters as '?'. Firmware strings
+ * (model, serial) and names read from a store are not trusted to be
+ * printable, and an escape sequence would reach a serial console. */
+const char *lb_printable(const char *s, char *out, size_t size);
+
+/* Run argv (argv[0] looked up in PATH) with our stdin, stdout, stderr and
+ * environment, and wait for it. While it runs, Ctrl-C and Ctrl-\ reach only
+ * the child. Returns its exit status (0-255), 128+N when signal N ended
+ * it, or -errno (logged) when it could not start. Callers keep secrets out
+ * of argv and the environment: every process can read both. */
+int lb_run(const char *const *argv);
+
 /* A growable list of owned strings. */
 struct lb_strv {
 	size_t n;

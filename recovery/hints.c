@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +151,86 @@ int lb_hints_match(const char *expr, const struct lb_disk *d, char *why, size_t 
 	}
 	free(copy);
 	return r;
+}
+
+bool lb_hints_writable(const struct lb_disk *d)
+{
+	return !strcmp(d->type, "disk") && !lb_disk_in_use(d) && !d->boot_medium && !d->read_only;
+}
+
+/* The one candidate for which field(candidate) equals want, or -1 (*n says
+ * how many there were). */
+static int only_match(const struct lb_disk_list *l, const bool *ok, const char *want,
+		      const char *(*field)(const struct lb_disk *), int *n)
+{
+	int found = -1;
+
+	*n = 0;
+	if (!want || !*want)
+		return -1;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *v = ok[i] ? field(&l->disks[i]) : NULL;
+
+		if (v && !strcmp(v, want)) {
+			found = (int)i;
+			(*n)++;
+		}
+	}
+	return *n == 1 ? found : -1;
+}
+
+static const char *f_serial(const struct lb_disk *d) { return d->serial; }
+static const char *f_wwn(const struct lb_disk *d) { return d->wwn; }
+static const char *f_by_path(const struct lb_disk *d) { return d->by_path; }
+
+int lb_hints_propose(const struct lb_manifest_disk *src, const struct lb_disk_list *l, const bool *taken, char *why,
+		     size_t why_len)
+{
+	static const struct {
+		const char *what;
+		const char *(*field)(const struct lb_disk *);
+		size_t off;
+	} rules[] = {
+		{ "serial", f_serial, offsetof(struct lb_manifest_disk, src_serial) },
+		{ "WWN", f_wwn, offsetof(struct lb_manifest_disk, src_wwn) },
+		{ "by-path", f_by_path, offsetof(struct lb_manifest_disk, src_by_path) },
+	};
+	bool *ok = calloc(l->n ? l->n : 1, sizeof(bool));
+	int found = -1, n = 0, fit = 0;
+
+	if (!ok) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct lb_disk *d = &l->disks[i];
+
+		ok[i] = lb_hints_writable(d) && (!taken || !taken[i]) && d->size >= src->size &&
+			d->logical_sector_size == src->logical_sector_size;
+		if (ok[i]) {
+			fit++;
+			found = (int)i;
+		}
+	}
+	for (size_t k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
+		const char *want = *(char *const *)((const char *)src + rules[k].off);
+		int at = only_match(l, ok, want, rules[k].field, &n);
+
+		if (at >= 0) {
+			snprintf(why, why_len, "its %s %s is the source's", rules[k].what, want);
+			free(ok);
+			return at;
+		}
+	}
+	free(ok);
+	if (fit == 1) {
+		snprintf(why, why_len, "the only free disk large enough");
+		return found;
+	}
+	if (fit == 0)
+		snprintf(why, why_len, "no free disk is large enough");
+	else
+		snprintf(why, why_len, "%d free disks are large enough and none has the source's serial, WWN or slot",
+			 fit);
+	return -1;
 }

@@ -25,6 +25,7 @@ int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_write(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 /* Text of "lifeboat --version", shared with "lifeboat version" later. */
 void lb_print_version(void);

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "help.h"
 #include "lifeboat.h"
@@ -20,6 +21,7 @@ static const struct lb_command commands[] = {
 	{ "disks", cmd_disks, SUMMARY_disks, HELP_disks },
 	{ "backup", cmd_backup, SUMMARY_backup, HELP_backup },
 	{ "restore", cmd_restore, SUMMARY_restore, HELP_restore },
+	{ "console", cmd_console, SUMMARY_console, HELP_console },
 	{ "list", cmd_list, SUMMARY_list, HELP_list },
 	{ "show", cmd_show, SUMMARY_show, HELP_show },
 	{ "deploy", cmd_deploy, SUMMARY_deploy, HELP_deploy },
@@ -32,6 +34,7 @@ static const struct lb_command commands[] = {
 static void usage(FILE *out)
 {
 	fputs("usage: lifeboat [--version] [--help] <command> [options]\n"
+	      "       lifeboat                (on a terminal: the interactive restore, 'lifeboat console')\n"
 	      "\n"
 	      "Bootable recovery environment: restores server disks from S3 object stores.\n"
 	      "\n"
@@ -66,6 +69,10 @@ int main(int argc, char **argv)
 	const struct lb_command *cmd;
 
 	if (argc < 2) {
+		/* An operator who types just "lifeboat" at a console wants the
+		 * restore, not a usage text; a script gets the usage. */
+		if (isatty(STDIN_FILENO))
+			return cmd_console(argc, argv);
 		usage(stderr);
 		return LB_EXIT_USAGE;
 	}

@@ -7,6 +7,7 @@ hangs it.
 """
 
 import os
+import pty
 import re
 import select
 import shutil
@@ -35,7 +36,79 @@ class Timeout(Exception):
     pass
 
 
-class VM:
+class Console:
+    """What a test talks to: output collected into self.buf by _read(until)
+    (which also writes self.log_path), searched by expect()."""
+
+    def expect(self, pattern, timeout=30):
+        """Wait for regex pattern on the console; returns the match and
+        consumes the console up to its end."""
+        rx = re.compile(pattern)
+        until = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            if time.monotonic() >= until:
+                raise Timeout("%s: no %r on the console within %ss (log: %s)"
+                              % (self.name, pattern, timeout, self.log_path))
+            self._read(until)
+
+
+class Pty(Console):
+    """A program on a pseudo-terminal of its own, as on a console: isatty()
+    holds, echo can be turned off, type-ahead can be flushed."""
+
+    def __init__(self, workdir, argv, name="pty"):
+        self.name = name
+        self.log_path = os.path.join(workdir, name + ".console.log")
+        self.buf = ""
+        self.log = open(self.log_path, "w")
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            try:
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(127)
+
+    def _read(self, until):
+        r, _, _ = select.select([self.fd], [], [], min(max(0.0, until - time.monotonic()), 0.5))
+        if not r:
+            return
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO: the program ended and closed the terminal
+            data = b""
+        if not data:
+            raise Timeout("%s: the program ended (log: %s)" % (self.name, self.log_path))
+        text = data.decode("utf-8", "replace").replace("\r", "")
+        self.log.write(text)
+        self.log.flush()
+        self.buf += text
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def wait(self, timeout=20):
+        """The exit status, or None after killing it at the deadline."""
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.log.close()
+                return os.waitstatus_to_exitcode(status)
+            try:
+                self._read(min(until, time.monotonic() + 0.1))
+            except Timeout:
+                time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self.log.close()
+        return None
+
+
+class VM(Console):
     """One guest. disks: list of (kind, path, serial) with kind one of
     virtio, nvme, ahci. boot: 'direct' (kernel+initrd), 'cdrom' (iso, BIOS),
     'cdrom-uefi', 'usb' and 'usb-uefi' (the iso as a USB disk), 'pxe' (tftp
@@ -127,21 +200,6 @@ class VM:
         self.log.write(text)
         self.log.flush()
         self.buf += text
-
-    def expect(self, pattern, timeout):
-        """Wait for regex pattern on the console; returns the match and
-        consumes the console up to its end."""
-        rx = re.compile(pattern)
-        until = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.buf)
-            if m:
-                self.buf = self.buf[m.end():]
-                return m
-            if time.monotonic() >= until:
-                raise Timeout("%s: no %r on the console within %ss (log: %s)"
-                              % (self.name, pattern, timeout, self.log_path))
-            self._read(until)
 
     def send(self, text):
         self.proc.stdin.write(text.encode())

@@ -982,16 +982,18 @@ static void on_event(const struct lb_restore_event *e, void *userdata)
 			  e->count, total, e->chunks);
 		break;
 	case LB_RESTORE_PROGRESS:
+		/* One line of at most 80 columns: a SOL log keeps every one. */
 		hms(e->eta, t);
-		lb_ui_say(c->ui, "  %s %3.0f%%  %s of %s  %.1f MiB/s  ETA %s  fetched %" PRIu64 " (%s), in place %" PRIu64,
+		lb_ui_say(c->ui, "  %s %3.0f%% %s/%s, %.1f MiB/s, ETA %s; %" PRIu64 " fetched (%s), %" PRIu64 " in place",
 			  e->disk, e->disk_bytes ? 100.0 * (double)e->disk_bytes_done / (double)e->disk_bytes : 100.0, done,
 			  total, e->rate / 1048576.0, t, e->fetched, fetched, e->in_place);
 		break;
 	case LB_RESTORE_DISK_DONE:
 		hms(e->seconds, t);
-		lb_ui_say(c->ui, "  %s 100%%  %s in %s, %.1f MiB/s; chunks: %" PRIu64 " fetched (%s), %" PRIu64
-				 " in place, %" PRIu64 " zero. Verified and synced.",
-			  e->disk, total, t, e->rate / 1048576.0, e->fetched, fetched, e->in_place, e->zero);
+		lb_ui_say(c->ui, "  %s done: %s in %s, %.1f MiB/s, verified and synced", e->disk, total, t,
+			  e->rate / 1048576.0);
+		lb_ui_say(c->ui, "  %s chunks: %" PRIu64 " fetched (%s), %" PRIu64 " in place, %" PRIu64 " zero", e->disk,
+			  e->fetched, fetched, e->in_place, e->zero);
 		break;
 	}
 }

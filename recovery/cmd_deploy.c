@@ -188,8 +188,9 @@ static int match_disks(const struct lb_config *s, const struct lb_disk_list *l, 
 
 			if (r < 0)
 				return LB_EXIT_USAGE;
-			if (r == 1 && (lb_disk_in_use(d) || d->boot_medium || strcmp(d->type, "disk") != 0)) {
-				snprintf(why, sizeof(why), "%s", d->boot_medium ? "the boot medium" : lb_disk_in_use(d) ? "in use" : "not a disk");
+			if (r == 1 && !lb_hints_writable(d)) {
+				snprintf(why, sizeof(why), "%s", d->boot_medium ? "the boot medium" : lb_disk_in_use(d) ? "in use" :
+								  d->read_only ? "read-only" : "not a disk");
 				r = 0;
 			}
 			if (r == 1) {

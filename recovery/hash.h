@@ -3,10 +3,21 @@
 #ifndef LB_HASH_H
 #define LB_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* SHA-256 runs on the CPU's SHA extensions (x86 SHA-NI) when CPUID shows
+ * them, else on mbedTLS's portable code; LIFEBOAT_SHA256=portable (read at
+ * the first hash) forces the portable code. Both give the same digests:
+ * tests/unit/test_hash.c checks them against each other. Thread-safe. */
 int lb_sha256(const void *data, size_t len, uint8_t ret[32]);
+
+/* "sha-ni" or "portable": what lb_sha256 uses. */
+const char *lb_sha256_impl(void);
+/* Tests: force the portable code (true) or the SHA extensions (false:
+ * -ENOTSUP when the CPU lacks them). Contexts begun before keep theirs. */
+int lb_sha256_select(bool portable);
 
 /* Incremental hashing, for data that arrives in pieces. */
 struct lb_sha256_ctx;

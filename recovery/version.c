@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <zstd.h>
 
+#include "hash.h"
 #include "lifeboat.h"
 #include "probe.h"
 
@@ -27,4 +28,6 @@ void lb_print_version(void)
 	printf("zstd %s\n", ZSTD_versionString());
 	printf("libblkid %s\n", lb_probe_library_version());
 	printf("json-c %s\n", json_c_version());
+	/* which SHA-256 code this CPU runs: it bounds restore speed */
+	printf("sha256 %s\n", lb_sha256_impl());
 }

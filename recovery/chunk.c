@@ -15,41 +15,74 @@ size_t lb_chunk_stored_max(size_t len)
 	return ZSTD_compressBound(len);
 }
 
-int lb_chunk_compress(const void *in, size_t len, int level, void **ret, size_t *ret_len)
-{
-	size_t cap = ZSTD_compressBound(len), n;
-	void *out = malloc(cap);
-	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	int r = 0;
+struct lb_chunk_codec {
+	ZSTD_CCtx *cc;
+	ZSTD_DCtx *dc;
+	int level;
+};
 
-	if (!out || !cc) {
-		r = -ENOMEM;
-		goto fail;
+int lb_chunk_codec_new(struct lb_chunk_codec **ret)
+{
+	struct lb_chunk_codec *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
+}
+
+void lb_chunk_codec_free(struct lb_chunk_codec *c)
+{
+	if (!c)
+		return;
+	ZSTD_freeCCtx(c->cc);
+	ZSTD_freeDCtx(c->dc);
+	free(c);
+}
+
+static int compress(struct lb_chunk_codec *c, const void *in, size_t len, int level, void *out, size_t cap,
+		    size_t *ret_len)
+{
+	size_t n;
+
+	if (!c->cc || c->level != level) {
+		if (!c->cc && !(c->cc = ZSTD_createCCtx()))
+			return -ENOMEM;
+		/* One frame that carries its content size, so a reader can
+		 * bound the output before decompressing; a checksum is
+		 * redundant with SHA-256. */
+		ZSTD_CCtx_reset(c->cc, ZSTD_reset_session_and_parameters);
+		if (ZSTD_isError(ZSTD_CCtx_setParameter(c->cc, ZSTD_c_compressionLevel, level)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(c->cc, ZSTD_c_contentSizeFlag, 1))) {
+			lb_log("zstd: compression level %d refused", level);
+			return -EINVAL;
+		}
+		c->level = level;
 	}
-	/* One frame that carries its content size, so a reader can bound the
-	 * output before decompressing; a checksum is redundant with SHA-256. */
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1))) {
-		lb_log("zstd: compression level %d refused", level);
-		r = -EINVAL;
-		goto fail;
-	}
-	n = ZSTD_compress2(cc, out, cap, in, len);
+	n = ZSTD_compress2(c->cc, out, cap, in, len);
 	if (ZSTD_isError(n)) {
 		lb_log("zstd: compress: %s", ZSTD_getErrorName(n));
-		r = -EIO;
-		goto fail;
+		return -EIO;
 	}
-	*ret = out;
 	*ret_len = n;
-	out = NULL;
-fail:
-	ZSTD_freeCCtx(cc);
-	free(out);
+	return 0;
+}
+
+int lb_chunk_compress(struct lb_chunk_codec *c, const void *in, size_t len, int level, void *out, size_t cap,
+		      size_t *ret_len)
+{
+	struct lb_chunk_codec tmp = { 0 };
+	int r;
+
+	if (c)
+		return compress(c, in, len, level, out, cap, ret_len);
+	r = compress(&tmp, in, len, level, out, cap, ret_len);
+	ZSTD_freeCCtx(tmp.cc);
 	return r;
 }
 
-int lb_chunk_decode(const void *in, size_t in_len, void *out, size_t len, const uint8_t hash[32], const char *name)
+int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
+		    const uint8_t hash[32], const char *name)
 {
 	unsigned long long content = ZSTD_getFrameContentSize(in, in_len);
 	size_t frame = ZSTD_findFrameCompressedSize(in, in_len), n;
@@ -74,7 +107,9 @@ int lb_chunk_decode(const void *in, size_t in_len, void *out, size_t len, const 
 		return -EBADMSG;
 	}
 	/* The output buffer is exactly the chunk: a frame cannot write past it. */
-	n = ZSTD_decompress(out, len, in, in_len);
+	if (c && !c->dc && !(c->dc = ZSTD_createDCtx()))
+		return -ENOMEM;
+	n = c ? ZSTD_decompressDCtx(c->dc, out, len, in, in_len) : ZSTD_decompress(out, len, in, in_len);
 	if (ZSTD_isError(n) || n != len) {
 		lb_log("chunk %s: corrupt: %s", name, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
 		return -EBADMSG;

@@ -11,15 +11,24 @@
  * (zstd's worst case): the ceiling for fetching a chunk. */
 size_t lb_chunk_stored_max(size_t len);
 
-/* Compress len bytes at `level` (1..19) into a malloc'ed frame. */
-int lb_chunk_compress(const void *in, size_t len, int level, void **ret, size_t *ret_len);
+/* zstd contexts kept between chunks (their tables are megabytes: made
+ * once per worker, not per chunk). One per thread; NULL where the
+ * functions below take one means a context for that call only. */
+struct lb_chunk_codec;
+int lb_chunk_codec_new(struct lb_chunk_codec **ret);
+void lb_chunk_codec_free(struct lb_chunk_codec *c);
+
+/* Compress len bytes at `level` (1..19) into out (cap bytes, at least
+ * lb_chunk_stored_max(len)); *ret_len gets the frame's size. */
+int lb_chunk_compress(struct lb_chunk_codec *c, const void *in, size_t len, int level, void *out, size_t cap,
+		      size_t *ret_len);
 
 /* Decompress a stored chunk into out, which must hold exactly `len` bytes,
  * and check its SHA-256 against `hash`. `name` is for the log. 0, or
  * -EBADMSG (corrupt frame, wrong length, trailing bytes) or -EILSEQ (the
  * bytes do not hash to `hash`), each logged with the name. */
-int lb_chunk_decode(const void *in, size_t in_len, void *out, size_t len, const uint8_t hash[32],
-		    const char *name);
+int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
+		    const uint8_t hash[32], const char *name);
 
 /* True when len bytes at p are all zero. */
 int lb_chunk_is_zero(const void *p, size_t len);

@@ -148,3 +148,18 @@ double lb_cli_secs_since(const struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
+
+int lb_cli_parse_workers(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > LB_CLI_WORKERS_MAX) {
+		lb_log("--workers: 1 to %u, not '%s'", LB_CLI_WORKERS_MAX, s);
+		return -EINVAL;
+	}
+	*ret = (unsigned)v;
+	return 0;
+}

@@ -208,7 +208,12 @@ static int backup_disk(struct lb_store *st, const char *path, bool allow_mounted
 		if (r < 0)
 			goto fail;
 		if (r == 0) {
-			if ((r = lb_chunk_compress(buf, len, level, &z, &zlen)) < 0)
+			z = malloc(lb_chunk_stored_max(len));
+			if (!z) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			if ((r = lb_chunk_compress(NULL, buf, len, level, z, lb_chunk_stored_max(len), &zlen)) < 0)
 				goto fail;
 			r = lb_store_put(st, key, z, zlen);
 			free(z);

@@ -23,6 +23,8 @@
  *   -y, --yes              do not ask; required when stdin is not a terminal
  *   --progress=json        progress as JSON lines on stdout
  *   --no-delta             fetch every chunk, even those already in place
+ *   --workers N            chunks fetched, verified and written at once, each
+ *                          over its own connection (default: one per CPU, 1-64)
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
@@ -68,31 +70,32 @@ static void show_event(const struct lb_restore_event *e, void *userdata)
 		printf("{\"event\":\"%s\",\"disk\":\"%s\",\"chunks\":%" PRIu64 ",\"chunks_done\":%" PRIu64
 		       ",\"fetched\":%" PRIu64 ",\"in_place\":%" PRIu64 ",\"zero\":%" PRIu64
 		       ",\"bytes_fetched\":%" PRIu64 ",\"bytes_written\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
-		       ",\"disk_bytes_done\":%" PRIu64 ",\"rate\":%.0f,\"eta\":%.0f}\n",
+		       ",\"disk_bytes_done\":%" PRIu64 ",\"rate\":%.0f,\"eta\":%.0f,\"seconds\":%.3f,\"workers\":%u}\n",
 		       e->type == LB_RESTORE_DISK_DONE ? "disk_done" : "progress", e->disk, e->chunks, e->chunks_done,
 		       e->fetched, e->in_place, e->zero, e->bytes_fetched, e->bytes_written, e->disk_bytes,
-		       e->disk_bytes_done, e->rate, e->eta);
+		       e->disk_bytes_done, e->rate, e->eta, e->seconds, e->workers);
 		fflush(stdout);
 	} else if (s->tty || e->type == LB_RESTORE_DISK_DONE) {
 		bool final = e->type == LB_RESTORE_DISK_DONE;
 
 		fprintf(stderr, "%s%s: %3.0f%% %" PRIu64 "/%" PRIu64 " chunks: %" PRIu64 " fetched (%.1f MiB), %" PRIu64
-				" in place, %" PRIu64 " zero; %.1f MiB/s, ETA %.0f s%s",
+				" in place, %" PRIu64 " zero; %.1f MiB/s, %s %.0f s%s",
 			s->tty ? "\r" : "", e->disk, e->chunks ? 100.0 * (double)e->chunks_done / (double)e->chunks : 100.0,
 			e->chunks_done, e->chunks, e->fetched, (double)e->bytes_fetched / 1048576.0, e->in_place, e->zero,
-			e->rate / 1048576.0, e->eta, final ? "\n" : "");
+			e->rate / 1048576.0, final ? "took" : "ETA", final ? e->seconds : e->eta, final ? "\n" : "");
 	}
 }
 
 int cmd_restore(int argc, char **argv)
 {
-	enum { O_DISK = 256, O_DRY, O_PROGRESS, O_NODELTA };
+	enum { O_DISK = 256, O_DRY, O_PROGRESS, O_NODELTA, O_WORKERS };
 	static const struct option longopts[] = {
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "progress", required_argument, NULL, O_PROGRESS },
 		{ "no-delta", no_argument, NULL, O_NODELTA },
+		{ "workers", required_argument, NULL, O_WORKERS },
 		LB_CLI_STORE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -130,6 +133,10 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case O_NODELTA:
 			ro.no_delta = true;
+			break;
+		case O_WORKERS:
+			if (lb_cli_parse_workers(optarg, &ro.workers) < 0)
+				goto done;
 			break;
 		case 'h':
 			fputs(HELP_restore, stdout);

@@ -16,6 +16,7 @@ struct lb_http {
 	CURL *curl;
 	char *ca_bundle;
 	long connect_timeout_s, stall_timeout_s;
+	const int *cancel; /* lb_http_set_cancel */
 };
 
 struct xfer {
@@ -58,6 +59,32 @@ int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
 	h->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 60;
 	*ret = h;
 	return 0;
+}
+
+int lb_http_clone(const struct lb_http *h, struct lb_http **ret)
+{
+	struct lb_http_config cfg = { h->ca_bundle, h->connect_timeout_s, h->stall_timeout_s };
+
+	return lb_http_new(&cfg, ret);
+}
+
+void lb_http_set_cancel(struct lb_http *h, const int *flag)
+{
+	h->cancel = flag;
+}
+
+static bool cancelled(const struct lb_http *h)
+{
+	return h->cancel && __atomic_load_n(h->cancel, __ATOMIC_RELAXED);
+}
+
+/* Called by curl while a transfer runs (at least once a second): a
+ * non-zero return aborts it, so a cancelled worker does not finish
+ * fetching a chunk nobody will use. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return cancelled(ud) ? 1 : 0;
 }
 
 void lb_http_free(struct lb_http *h)
@@ -273,6 +300,10 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	}
 	list = nl;
 
+	if (cancelled(h)) {
+		r = -ECANCELED;
+		goto fail;
+	}
 	curl_easy_reset(cu); /* keeps the connection cache */
 	curl_easy_setopt(cu, CURLOPT_URL, req->url);
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -289,6 +320,11 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &x);
 	if (h->ca_bundle)
 		curl_easy_setopt(cu, CURLOPT_CAINFO, h->ca_bundle);
+	if (h->cancel) {
+		curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(cu, CURLOPT_XFERINFODATA, h);
+		curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(cu, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(req->method, "PUT") == 0) {
@@ -304,6 +340,10 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 
 	c = curl_easy_perform(cu);
 	curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &ret->status);
+	if (c != CURLE_OK && cancelled(h)) {
+		r = -ECANCELED; /* the canceller logged why */
+		goto fail;
+	}
 	if (c != CURLE_OK && x.cb_err < 0) {
 		r = x.cb_err; /* the sink said why, and logged it */
 		goto fail;

@@ -25,6 +25,14 @@ struct lb_http_config {
 
 int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret);
 void lb_http_free(struct lb_http *h);
+/* A new handle with h's configuration (and its own connection): an easy
+ * handle must not be used by two threads, so each worker has one. */
+int lb_http_clone(const struct lb_http *h, struct lb_http **ret);
+/* While *flag (read atomically) is non-zero, a transfer in flight is
+ * aborted within about a second and new ones are not started: both give
+ * -ECANCELED, not logged (whoever set the flag says why). NULL detaches;
+ * the flag must outlive its attachment. */
+void lb_http_set_cancel(struct lb_http *h, const int *flag);
 
 struct lb_http_request {
 	const char *method;           /* GET, HEAD, PUT, DELETE */

@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chunk.h"
 #include "cli.h"
 #include "gpt.h"
 #include "hash.h"
 #include "manifest.h"
+#include "pool.h"
 #include "restore.h"
 #include "target.h"
 #include "util.h"
@@ -52,6 +54,45 @@ static void emit(struct progress *p, enum lb_restore_event_type type)
 		p->o->on_event(&p->e, p->o->userdata);
 }
 
+/* What one chunk added to the counters of its disk. */
+struct counts {
+	uint64_t chunks_done, fetched, in_place, zero, bytes_fetched, bytes_written, disk_bytes_done;
+};
+
+static void add_counts(struct lb_restore_event *e, const struct counts *c)
+{
+	e->chunks_done += c->chunks_done;
+	e->fetched += c->fetched;
+	e->in_place += c->in_place;
+	e->zero += c->zero;
+	e->bytes_fetched += c->bytes_fetched;
+	e->bytes_written += c->bytes_written;
+	e->disk_bytes_done += c->disk_bytes_done;
+}
+
+/* A worker's own store handle, zstd contexts and buffers: one chunk in
+ * flight per worker. */
+struct worker {
+	struct lb_store *st; /* worker 0: the caller's handle */
+	bool own_st;
+	struct lb_chunk_codec *codec;
+	uint8_t *buf, *z;    /* a chunk; its stored frame */
+};
+
+/* One lb_restore_run: the workers, and the disk they work on. */
+struct run {
+	struct lb_pool *pool;
+	struct worker *w;
+	size_t n;
+	struct job *j;
+	const struct lb_index *idx;
+	uint8_t *const *hdr; /* header chunks: not the workers' */
+	bool delta;
+	struct counts done;  /* added to atomically by the workers */
+	struct progress *p;
+	struct counts shown; /* what p->e holds of done */
+};
+
 /* Chunks that hold partition tables or boot code: the first and last MiB
  * of the disk. They are written last. */
 static bool is_header(const struct lb_manifest_disk *d, uint64_t i)
@@ -64,27 +105,26 @@ static bool is_header(const struct lb_manifest_disk *d, uint64_t i)
 /* Chunk i's verified bytes into buf (chunk_size bytes). *ret_write says
  * whether the target still needs them: false when it already holds them at
  * that offset (delta), in which case buf holds what was read there. */
-static int obtain_chunk(struct lb_store *st, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
-			uint8_t *buf, struct progress *p, bool *ret_write)
+static int obtain_chunk(struct worker *w, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
+			uint8_t *buf, struct counts *c, bool *ret_write)
 {
 	const struct lb_manifest_disk *d = j->d;
 	uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
 	bool zero = lb_hash_is_zero(idx->hash[i]);
 	uint8_t h[32];
-	void *z = NULL;
 	size_t zlen = 0;
 	char key[128], name[224];
 	int r;
 
 	*ret_write = true;
 	if (zero)
-		p->e.zero++;
+		c->zero++;
 	if (delta) {
 		r = lb_target_read(j->t, i * (uint64_t)d->chunk_size, buf, len);
 		if (r < 0)
 			return r;
 		if (zero ? lb_chunk_is_zero(buf, len) : (lb_sha256(buf, len, h) == 0 && memcmp(h, idx->hash[i], 32) == 0)) {
-			p->e.in_place++;
+			c->in_place++;
 			*ret_write = false;
 			return 0;
 		}
@@ -94,18 +134,44 @@ static int obtain_chunk(struct lb_store *st, struct job *j, const struct lb_inde
 		return 0;
 	}
 	lb_chunk_key(idx->hash[i], key);
-	r = lb_store_get(st, key, lb_chunk_stored_max(len), &z, &zlen);
+	r = lb_store_get_into(w->st, key, w->z, lb_chunk_stored_max(len), &zlen);
 	if (r == -ENOENT)
 		lb_log("disk %s: chunk %" PRIu64 " (%s) is missing from the store", d->name, i, key);
 	if (r < 0)
 		return r;
 	snprintf(name, sizeof(name), "%s (disk %s, chunk %" PRIu64 ")", key, d->name, i);
-	r = lb_chunk_decode(z, zlen, buf, len, idx->hash[i], name);
-	free(z);
+	r = lb_chunk_decode(w->codec, w->z, zlen, buf, len, idx->hash[i], name);
 	if (r < 0)
 		return r;
-	p->e.fetched++;
-	p->e.bytes_fetched += zlen;
+	c->fetched++;
+	c->bytes_fetched += zlen;
+	return 0;
+}
+
+/* A chunk of the body of the disk: obtained, then written at its offset
+ * (zeros as zeros) unless it is in place already. */
+static int body_chunk(struct worker *w, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
+		      struct counts *c)
+{
+	const struct lb_manifest_disk *d = j->d;
+	uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
+	uint64_t off = i * (uint64_t)d->chunk_size;
+	bool write;
+	int r;
+
+	if ((r = obtain_chunk(w, j, idx, i, delta, w->buf, c, &write)) < 0)
+		return r;
+	if (write) {
+		bool zero = lb_hash_is_zero(idx->hash[i]);
+
+		r = zero ? lb_target_zero(j->t, off, len) : lb_target_write(j->t, off, w->buf, len);
+		if (r < 0)
+			return r;
+		if (!zero)
+			c->bytes_written += len;
+	}
+	c->chunks_done++;
+	c->disk_bytes_done += len;
 	return 0;
 }
 
@@ -142,30 +208,99 @@ fail:
 	return r;
 }
 
-static int restore_disk(struct lb_store *st, struct job *j, bool delta, struct progress *p)
+static int pool_chunk(void *userdata, size_t worker, uint64_t i)
+{
+	struct run *run = userdata;
+	struct counts c = { 0 };
+	int r;
+
+	if (run->hdr[i])
+		return 0;
+	r = body_chunk(&run->w[worker], run->j, run->idx, i, run->delta, &c);
+	if (r == 0) {
+		lb_pool_add(&run->done.chunks_done, c.chunks_done);
+		lb_pool_add(&run->done.fetched, c.fetched);
+		lb_pool_add(&run->done.in_place, c.in_place);
+		lb_pool_add(&run->done.zero, c.zero);
+		lb_pool_add(&run->done.bytes_fetched, c.bytes_fetched);
+		lb_pool_add(&run->done.bytes_written, c.bytes_written);
+		lb_pool_add(&run->done.disk_bytes_done, c.disk_bytes_done);
+	}
+	return r;
+}
+
+/* The workers' counts into the disk's event, on the caller's thread. */
+static void take_counts(struct run *run)
+{
+	struct counts now = {
+		lb_pool_read(&run->done.chunks_done), lb_pool_read(&run->done.fetched),
+		lb_pool_read(&run->done.in_place),    lb_pool_read(&run->done.zero),
+		lb_pool_read(&run->done.bytes_fetched), lb_pool_read(&run->done.bytes_written),
+		lb_pool_read(&run->done.disk_bytes_done),
+	};
+	struct counts delta = {
+		now.chunks_done - run->shown.chunks_done, now.fetched - run->shown.fetched,
+		now.in_place - run->shown.in_place,       now.zero - run->shown.zero,
+		now.bytes_fetched - run->shown.bytes_fetched, now.bytes_written - run->shown.bytes_written,
+		now.disk_bytes_done - run->shown.disk_bytes_done,
+	};
+
+	add_counts(&run->p->e, &delta);
+	run->shown = now;
+}
+
+static void pool_progress(void *userdata)
+{
+	struct run *run = userdata;
+
+	take_counts(run);
+	emit(run->p, LB_RESTORE_PROGRESS);
+}
+
+/* The body of the disk (everything but the header chunks) by the workers. */
+static int run_body(struct run *run, struct job *j, const struct lb_index *idx, uint8_t *const *hdr, bool delta,
+		    struct progress *p)
+{
+	const struct lb_pool_ops ops = { pool_chunk, pool_progress, p->o->interval };
+	int r;
+
+	run->j = j;
+	run->idx = idx;
+	run->hdr = hdr;
+	run->delta = delta;
+	run->p = p;
+	memset(&run->done, 0, sizeof(run->done));
+	memset(&run->shown, 0, sizeof(run->shown));
+	r = lb_pool_run(run->pool, idx->count, &ops, run);
+	take_counts(run);
+	return r;
+}
+
+static int restore_disk(struct run *run, struct job *j, bool delta, struct progress *p)
 {
 	const struct lb_manifest_disk *d = j->d;
 	struct lb_index *idx = NULL;
-	uint8_t *buf = NULL, **hdr = NULL;
+	uint8_t **hdr = NULL;
 	int r;
 
-	if ((r = load_index(st, d, &idx)) < 0)
+	if ((r = load_index(run->w[0].st, d, &idx)) < 0)
 		goto fail;
-	buf = malloc(d->chunk_size);
 	hdr = calloc(idx->count, sizeof(*hdr));
-	if (!buf || !hdr) {
+	if (!hdr) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	p->e.chunks = idx->count;
 	p->e.disk_bytes = d->size;
+	p->e.workers = (unsigned)run->n;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	emit(p, LB_RESTORE_DISK_START);
 
-	/* Header chunks first, verified into memory: what the target already
-	 * holds there is read before the labels are wiped. At most two chunks'
-	 * worth per end of the disk. */
+	/* Header chunks first, verified into memory by this thread: what the
+	 * target already holds there is read before the labels are wiped.
+	 * At most two chunks' worth per end of the disk. */
 	for (uint64_t i = 0; i < idx->count; i++) {
+		struct counts c = { 0 };
 		bool write;
 
 		if (!is_header(d, i))
@@ -175,33 +310,16 @@ static int restore_disk(struct lb_store *st, struct job *j, bool delta, struct p
 			r = -ENOMEM;
 			goto fail;
 		}
-		if ((r = obtain_chunk(st, j, idx, i, delta, hdr[i], p, &write)) < 0)
+		if ((r = obtain_chunk(&run->w[0], j, idx, i, delta, hdr[i], &c, &write)) < 0)
 			goto fail;
+		add_counts(&p->e, &c); /* counted as done when written, last */
 	}
 	/* From here on the disk must not look bootable until it is whole. */
 	j->touched = true;
 	if ((r = lb_target_wipe_labels(j->t)) < 0)
 		goto fail;
-	for (uint64_t i = 0; i < idx->count; i++) {
-		uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
-		bool write;
-
-		if (hdr[i])
-			continue;
-		if ((r = obtain_chunk(st, j, idx, i, delta, buf, p, &write)) < 0)
-			goto fail;
-		if (write) {
-			r = lb_hash_is_zero(idx->hash[i]) ? lb_target_zero(j->t, i * (uint64_t)d->chunk_size, len) :
-							     lb_target_write(j->t, i * (uint64_t)d->chunk_size, buf, len);
-			if (r < 0)
-				goto fail;
-			if (!lb_hash_is_zero(idx->hash[i]))
-				p->e.bytes_written += len;
-		}
-		p->e.chunks_done++;
-		p->e.disk_bytes_done += len;
-		emit(p, LB_RESTORE_PROGRESS);
-	}
+	if ((r = run_body(run, j, idx, hdr, delta, p)) < 0)
+		goto fail;
 	if ((r = lb_target_sync(j->t)) < 0)
 		goto fail;
 	/* Everything else is verified and on the disk: now the labels (also
@@ -236,7 +354,6 @@ fail:
 		for (uint64_t i = 0; idx && i < idx->count; i++)
 			free(hdr[i]);
 	free(hdr);
-	free(buf);
 	lb_index_free(idx);
 	return r;
 }
@@ -276,6 +393,76 @@ int lb_restore_check(const struct lb_manifest_disk *d, const char *path)
 
 	lb_target_close(t);
 	return r;
+}
+
+/* Workers: as asked (default one per online CPU), at most
+ * LB_RESTORE_WORKERS_MAX, and no more than the buffers of a quarter of
+ * the RAM (at most 1 GiB) allow: an initramfs lives in that RAM too. */
+static size_t count_workers(const struct lb_restore_opts *o, uint32_t chunk_size)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t mem = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 4 : 1ull << 30;
+	uint64_t per = (uint64_t)chunk_size + lb_chunk_stored_max(chunk_size);
+	size_t n = o->workers ? o->workers : cpus > 0 ? (size_t)cpus : 1;
+
+	if (mem > 1ull << 30)
+		mem = 1ull << 30;
+	if (n > LB_RESTORE_WORKERS_MAX)
+		n = LB_RESTORE_WORKERS_MAX;
+	while (n > 1 && n * per > mem)
+		n--;
+	return n;
+}
+
+static void run_free(struct run *run)
+{
+	lb_pool_free(run->pool);
+	for (size_t k = 0; run->w && k < run->n; k++) {
+		struct worker *w = &run->w[k];
+
+		if (w->st)
+			lb_store_set_cancel(w->st, NULL);
+		if (w->own_st)
+			lb_store_close(w->st);
+		lb_chunk_codec_free(w->codec);
+		free(w->buf);
+		free(w->z);
+	}
+	free(run->w);
+}
+
+static int run_new(struct lb_restore *rs, const struct lb_restore_opts *o, struct run *run)
+{
+	uint32_t chunk = 0;
+	int r;
+
+	memset(run, 0, sizeof(*run));
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->jobs[i].d->chunk_size > chunk)
+			chunk = rs->jobs[i].d->chunk_size;
+	run->n = count_workers(o, chunk);
+	run->w = calloc(run->n, sizeof(*run->w));
+	if (!run->w || (r = lb_pool_new(run->n, &run->pool)) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < run->n; k++) {
+		struct worker *w = &run->w[k];
+
+		if (k == 0) {
+			w->st = rs->st;
+		} else if ((r = lb_store_clone(rs->st, &w->st)) < 0) {
+			return r;
+		} else {
+			w->own_st = true;
+		}
+		lb_store_set_cancel(w->st, lb_pool_cancel_flag(run->pool));
+		if ((r = lb_chunk_codec_new(&w->codec)) < 0)
+			return r;
+		w->buf = malloc(chunk);
+		w->z = malloc(lb_chunk_stored_max(chunk));
+		if (!w->buf || !w->z)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char *const *names,
@@ -403,23 +590,26 @@ void lb_restore_print_plan(const struct lb_restore *r, FILE *out)
 int lb_restore_run(struct lb_restore *r, const struct lb_restore_opts *o)
 {
 	static const struct lb_restore_opts defaults = { 0 };
-	int err = 0;
+	struct run run;
+	int err;
 
 	if (!o)
 		o = &defaults;
-	for (size_t i = 0; i < r->n; i++) {
+	err = run_new(r, o, &run);
+	if (err < 0)
+		lb_log("restore: cannot set up its workers: %s", strerror(-err));
+	for (size_t i = 0; err == 0 && i < r->n; i++) {
 		struct progress p = { .o = o };
 
 		p.e.disk = r->jobs[i].d->name;
 		p.e.target = r->jobs[i].path;
 		p.e.index = i;
 		p.e.count = r->n;
-		err = restore_disk(r->st, &r->jobs[i], !o->no_delta, &p);
-		if (err < 0) {
+		err = restore_disk(&run, &r->jobs[i], !o->no_delta, &p);
+		if (err < 0)
 			lb_log("restore of disk %s onto %s failed", r->jobs[i].d->name, r->jobs[i].path);
-			break;
-		}
 	}
+	run_free(&run);
 	if (err == 0)
 		return 0;
 	/* No half-restored disk may look bootable. */

@@ -54,6 +54,10 @@ enum lb_restore_event_type {
 	LB_RESTORE_DISK_DONE,  /* a disk is complete and synced */
 };
 
+/* A restore runs this many workers at most (and fewer when chunks are
+ * large: every worker holds a chunk and its stored frame). */
+#define LB_RESTORE_WORKERS_MAX 64u
+
 struct lb_restore_event {
 	enum lb_restore_event_type type;
 	const char *disk, *target;
@@ -64,6 +68,7 @@ struct lb_restore_event {
 	uint64_t bytes_written;   /* bytes written to the target */
 	uint64_t disk_bytes, disk_bytes_done;
 	double seconds, rate, eta; /* since the disk began; disk bytes/s; s */
+	unsigned workers;         /* threads fetching, verifying and writing */
 };
 
 typedef void (*lb_restore_event_cb)(const struct lb_restore_event *e, void *userdata);
@@ -71,12 +76,21 @@ typedef void (*lb_restore_event_cb)(const struct lb_restore_event *e, void *user
 struct lb_restore_opts {
 	bool no_delta;          /* fetch every chunk, even those in place */
 	double interval;        /* seconds between PROGRESS events; 0 = 1 */
-	lb_restore_event_cb on_event;
+	unsigned workers;       /* 0 = one per online CPU (see LB_RESTORE_WORKERS_MAX) */
+	lb_restore_event_cb on_event; /* always called on the caller's thread */
 	void *userdata;
 };
 
 /* Restore every disk of the plan. 0, or -errno with the cause logged and
- * every target touched so far wiped (and that logged). */
+ * every target touched so far wiped (and that logged).
+ *
+ * Each disk's chunks are spread over the workers, each with its own
+ * connection to the store (lb_store_clone): a worker reads what the target
+ * holds at the chunk's offset and hashes it (delta), else fetches,
+ * decompresses and verifies the chunk, and writes it at its offset without
+ * waiting for the others. Chunks in flight are one per worker, so memory
+ * stays bounded. The first failure stops every worker (transfers in
+ * flight are aborted) and is the one failure logged. */
 int lb_restore_run(struct lb_restore *r, const struct lb_restore_opts *o);
 
 #endif

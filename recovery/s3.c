@@ -608,6 +608,7 @@ struct lb_s3 {
 	uint64_t rng;
 	struct lb_http_response *resp; /* big (error body); one per client */
 	char last_error[128];          /* S3's code for the last refusal, or "" */
+	const int *cancel;             /* lb_s3_set_cancel */
 };
 
 void lb_s3_free(struct lb_s3 *s3)
@@ -759,6 +760,45 @@ fail:
 	return r;
 }
 
+int lb_s3_clone(const struct lb_s3 *from, struct lb_s3 **ret)
+{
+	struct lb_s3 *s3 = calloc(1, sizeof(*s3));
+	int r = -ENOMEM;
+
+	if (!s3)
+		return -ENOMEM;
+	s3->resp = calloc(1, sizeof(*s3->resp));
+	s3->scheme = strdup(from->scheme);
+	s3->host = strdup(from->host);
+	s3->bucket = strdup(from->bucket);
+	s3->region = strdup(from->region);
+	if (!s3->resp || !s3->scheme || !s3->host || !s3->bucket || !s3->region)
+		goto fail;
+	if ((r = dup_creds(&from->creds, &s3->creds)) < 0 || (r = lb_http_clone(from->http, &s3->http)) < 0)
+		goto fail;
+	s3->path_style = from->path_style;
+	s3->retries = from->retries;
+	s3->list_page = from->list_page;
+	/* its own jitter: clones that back off together must not retry in step */
+	s3->rng = from->rng ^ ((uint64_t)(uintptr_t)s3 * 0x9e3779b97f4a7c15ull);
+	*ret = s3;
+	return 0;
+fail:
+	lb_s3_free(s3);
+	return r;
+}
+
+void lb_s3_set_cancel(struct lb_s3 *s3, const int *flag)
+{
+	s3->cancel = flag;
+	lb_http_set_cancel(s3->http, flag);
+}
+
+static bool s3_cancelled(const struct lb_s3 *s3)
+{
+	return s3->cancel && __atomic_load_n(s3->cancel, __ATOMIC_RELAXED);
+}
+
 struct op {
 	const char *name;  /* "get", "put", ... for the log */
 	const char *method;
@@ -789,12 +829,18 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(unsigned ms)
+/* A backoff sleep, in slices, so that a cancelled worker does not sleep
+ * out a 20 s backoff. */
+static void sleep_ms(const struct lb_s3 *s3, unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (ms > 0 && !s3_cancelled(s3)) {
+		unsigned slice = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, (long)slice * 1000000L };
 
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
 }
 
 /* One request, signed afresh per attempt (the clock moves), retried on
@@ -873,7 +919,11 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 			       attempt + 1, s3->retries, delay);
 		else
 			lb_log("%s: retry %d/%d in %u ms", what, attempt + 1, s3->retries, delay);
-		sleep_ms(delay);
+		sleep_ms(s3, delay);
+		if (s3_cancelled(s3)) {
+			r = -ECANCELED;
+			break;
+		}
 	}
 	free(path);
 	return r;

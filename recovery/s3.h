@@ -62,6 +62,12 @@ struct lb_s3;
 /* Copies everything it needs from cfg (secrets included). */
 int lb_s3_new(const struct lb_s3_config *cfg, struct lb_s3 **ret);
 void lb_s3_free(struct lb_s3 *s3);
+/* Another client for the same bucket with the same configuration and
+ * credentials, and its own connection: one per thread (lb_http_clone). */
+int lb_s3_clone(const struct lb_s3 *s3, struct lb_s3 **ret);
+/* Requests stop with -ECANCELED (not logged) while *flag is non-zero:
+ * transfers in flight are aborted, retry backoffs cut short (http.h). */
+void lb_s3_set_cancel(struct lb_s3 *s3, const int *flag);
 
 /* ret_etag (malloc'ed, with its quotes) may be NULL. A missing object (or
  * bucket: a HEAD answer has no body to tell them apart) is -ENOENT and not

@@ -176,6 +176,32 @@ const char *lb_store_last_error(const struct lb_store *st)
 	return st->s3 ? lb_s3_last_error(st->s3) : "";
 }
 
+int lb_store_clone(const struct lb_store *st, struct lb_store **ret)
+{
+	struct lb_store *c = calloc(1, sizeof(*c));
+	int r = -ENOMEM;
+
+	if (!c)
+		return -ENOMEM;
+	if (!(c->url = strdup(st->url)) || (st->dir && !(c->dir = strdup(st->dir))) ||
+	    (st->prefix && !(c->prefix = strdup(st->prefix))))
+		goto fail;
+	/* the S3 client carries its own copy of the credentials */
+	if (st->s3 && (r = lb_s3_clone(st->s3, &c->s3)) < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	lb_store_close(c);
+	return r;
+}
+
+void lb_store_set_cancel(struct lb_store *st, const int *flag)
+{
+	if (st->s3)
+		lb_s3_set_cancel(st->s3, flag);
+}
+
 static char *path_of(struct lb_store *st, const char *key)
 {
 	if (!key_ok(key)) {
@@ -221,49 +247,31 @@ int lb_store_exists(struct lb_store *st, const char *key)
 	return r;
 }
 
-static int s3_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len)
+static int s3_get_into(struct lb_store *st, const char *key, void *buf, size_t cap, size_t *ret_len)
 {
-	char *k = s3_key(st, key), *buf = NULL;
-	size_t len = 0;
+	char *k = s3_key(st, key);
 	int r;
 
 	if (!k)
 		return -EINVAL;
 	/* One GET into a buffer of the ceiling: the ceiling is enforced while
 	 * the body arrives, and no HEAD is spent per chunk. */
-	buf = malloc(max + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = lb_s3_get_object(st->s3, k, buf, max, &len);
+	r = lb_s3_get_object(st->s3, k, buf, cap, ret_len);
 	if (r == -EMSGSIZE) {
-		lb_log("store %s: %s is more than the %zu bytes expected", st->url, key, max);
+		lb_log("store %s: %s is more than the %zu bytes expected", st->url, key, cap);
 		r = -EFBIG;
 	}
-	if (r < 0)
-		goto fail;
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL;
-fail:
-	free(buf);
 	free(k);
-	return r;
+	return r < 0 ? r : 0;
 }
 
-int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len)
+static int dir_get_into(struct lb_store *st, const char *key, void *buf, size_t cap, size_t *ret_len)
 {
-	char *p = path_of(st, key), *buf = NULL;
+	char *p = path_of(st, key);
 	struct stat sb;
 	size_t done = 0;
 	int fd = -1, r;
 
-	if (st->s3) {
-		free(p);
-		return s3_get(st, key, max, ret, ret_len);
-	}
 	if (!p)
 		return -EINVAL;
 	fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -277,18 +285,13 @@ int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, s
 		r = -errno;
 		goto fail;
 	}
-	if ((uint64_t)sb.st_size > max) {
-		lb_log("store %s: %s is %lld bytes, more than the %zu expected", st->url, key, (long long)sb.st_size, max);
+	if ((uint64_t)sb.st_size > cap) {
+		lb_log("store %s: %s is %lld bytes, more than the %zu expected", st->url, key, (long long)sb.st_size, cap);
 		r = -EFBIG;
 		goto fail;
 	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	while (done < (size_t)sb.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)sb.st_size - done);
+		ssize_t n = read(fd, (char *)buf + done, (size_t)sb.st_size - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -299,17 +302,41 @@ int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, s
 		}
 		done += (size_t)n;
 	}
-	buf[done] = '\0';
-	*ret = buf;
 	*ret_len = done;
-	buf = NULL;
 	r = 0;
 fail:
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	free(p);
 	return r;
+}
+
+int lb_store_get_into(struct lb_store *st, const char *key, void *buf, size_t cap, size_t *ret_len)
+{
+	if (cap == 0)
+		return -EINVAL;
+	return st->s3 ? s3_get_into(st, key, buf, cap, ret_len) : dir_get_into(st, key, buf, cap, ret_len);
+}
+
+int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len)
+{
+	char *buf;
+	size_t len = 0;
+	int r;
+
+	/* +1 for the NUL that lets callers treat a manifest as a string */
+	buf = malloc(max + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = lb_store_get_into(st, key, buf, max, &len);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	return 0;
 }
 
 static int mkdirs(char *path)

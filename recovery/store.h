@@ -37,11 +37,22 @@ const char *lb_store_url(const struct lb_store *st);
  * a directory store or when the last request was not refused. */
 const char *lb_store_last_error(const struct lb_store *st);
 
+/* A second handle on the same store for another thread: a handle holds
+ * one connection and must be used by one thread at a time. */
+int lb_store_clone(const struct lb_store *st, struct lb_store **ret);
+/* While *flag is non-zero, requests in flight stop and new ones fail with
+ * -ECANCELED, not logged (s3.h); NULL detaches. A directory store reads
+ * local files and has nothing to abort. */
+void lb_store_set_cancel(struct lb_store *st, const int *flag);
+
 /* 1 when key exists, 0 when not, -errno on failure (logged). */
 int lb_store_exists(struct lb_store *st, const char *key);
 /* The whole object into a malloc'ed buffer; -EFBIG (logged) when it is
  * larger than max, -ENOENT (not logged) when it does not exist. */
 int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len);
+/* The same into the caller's buffer of cap bytes (a worker reuses one
+ * per chunk instead of a fresh allocation): -EFBIG when larger. */
+int lb_store_get_into(struct lb_store *st, const char *key, void *buf, size_t cap, size_t *ret_len);
 /* Create key with these bytes (all or nothing: readers never see a part). */
 int lb_store_put(struct lb_store *st, const char *key, const void *data, size_t len);
 

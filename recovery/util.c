@@ -32,15 +32,59 @@ const char *lb_root(enum lb_root root)
 	return v && *v ? v : roots[root].def;
 }
 
+/* The hold of the calling thread, if any (lb_log_hold). */
+static __thread struct lb_log_hold *held;
+
 void lb_log(const char *fmt, ...)
 {
+	struct lb_log_hold *h = held;
+	char line[4096];
 	va_list ap;
+	int n;
 
-	fputs("lifeboat: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		return;
+	if (h) {
+		size_t len = strlen(line);
+
+		if (sizeof(h->buf) - h->len < len + 12) {
+			h->dropped++;
+			return;
+		}
+		memcpy(h->buf + h->len, "lifeboat: ", 10);
+		memcpy(h->buf + h->len + 10, line, len);
+		h->buf[h->len + 10 + len] = '\n';
+		h->len += len + 11;
+		return;
+	}
+	/* one write per line: lines of threads that log at once do not mix */
+	fprintf(stderr, "lifeboat: %s\n", line);
+}
+
+void lb_log_hold(struct lb_log_hold *h)
+{
+	if (h) {
+		h->len = 0;
+		h->dropped = 0;
+	}
+	held = h;
+}
+
+void lb_log_release(struct lb_log_hold *h, bool print)
+{
+	if (held == h)
+		held = NULL;
+	if (!h || !print)
+		return;
+	fwrite(h->buf, 1, h->len, stderr);
+	if (h->dropped)
+		fprintf(stderr, "lifeboat: (%u more lines not shown)\n", h->dropped);
+	fflush(stderr);
+	h->len = 0;
+	h->dropped = 0;
 }
 
 char *lb_strtrim(char *s)

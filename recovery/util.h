@@ -22,6 +22,22 @@ const char *lb_root(enum lb_root root);
  * log format, so a serial console post-mortem reads the same everywhere. */
 void lb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Worker threads of a parallel restore or backup hold their log lines
+ * while they work on a chunk, and print them only when that chunk went
+ * well or its failure was the first one: when one worker fails, the others
+ * fail too (cancelled, or on the same full disk), and only the first cause
+ * may reach the console. Lines past the buffer are counted, not kept. */
+struct lb_log_hold {
+	char buf[8192];
+	size_t len;
+	unsigned dropped;
+};
+/* From now on this thread's lb_log lines go into h (emptied first); NULL
+ * goes back to printing. */
+void lb_log_hold(struct lb_log_hold *h);
+/* Stop holding; print (true) or drop what h holds. */
+void lb_log_release(struct lb_log_hold *h, bool print);
+
 /* Remove leading and trailing whitespace (and NULs padding) in place;
  * returns s. */
 char *lb_strtrim(char *s);

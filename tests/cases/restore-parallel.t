@@ -1,0 +1,180 @@
+#!/bin/sh
+# timeout: 400
+#
+# The parallel restore pipeline (workers fetching, verifying and writing
+# chunks at once, each over its own connection): one worker and many give
+# byte-identical disks, full and delta, from a directory store and from a
+# real S3 server (Ceph RGW); with many workers a corrupt chunk still stops
+# the restore, wipes the label and is named once (two corrupt chunks: one
+# report, the first); the other workers stop instead of going on (most of
+# the disk stays unwritten); and a failure aborts the transfers of the
+# other workers in flight: against a server that stalls every other chunk
+# for two minutes, a missing chunk ends the restore within seconds.
+set -u
+: "${LB_TOP:?}" "${LB_BIN:?}" "${LB_TMP:?}"
+cd "$LB_TMP"
+fail=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAIL - $*"; fail=1; }
+lb() { "$LB_BIN" "$@"; }
+RGW=$LB_TOP/tests/lib/rgw FX=$LB_TMP/rgw fpid=
+cleanup() {
+	[ -n "$fpid" ] && kill "$fpid" 2> /dev/null
+	"$RGW" stop "$FX" > /dev/null 2>&1
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+label_wiped() { [ "$(head -c 1M "$1" | tr -d '\0' | wc -c)" = 0 ]; }
+field() { grep '"disk_done"' "$2" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
+
+# A 64 MiB GPT disk with ext4 holding random and text data, cut into
+# 256 KiB chunks: 256 of them, enough to keep eight workers busy.
+mkdir -p root/srv store
+head -c 16M /dev/urandom > root/srv/random.bin
+seq 1 1500000 > root/srv/numbers.txt
+truncate -s 64M sys.img
+mkfs.ext4 -q -F -L ROOT -d root -E offset=1048576 sys.img 60M
+sgdisk -n1:2048:+60M -t1:8300 -c1:root sys.img > /dev/null
+id1=$(lb backup --server par01 --disk system=sys.img --chunk-size 256K "$LB_TMP/store" 2> b1.err) ||
+	{ bad "backup exited $?"; cat b1.err; exit 1; }
+ok "backup $id1: $(grep -o '[0-9]* chunks uploaded' b1.err | tail -n 1)"
+
+# ---- one worker and eight: the same bytes ----
+truncate -s 64M w1.img w8.img
+lb restore --yes --workers 1 --progress=json --disk system=w1.img "$LB_TMP/store" "$id1" > w1.json 2> w1.err ||
+	{ bad "restore --workers 1 exited $?"; cat w1.err; }
+lb restore --yes --workers 8 --progress=json --disk system=w8.img "$LB_TMP/store" "$id1" > w8.json 2> w8.err ||
+	{ bad "restore --workers 8 exited $?"; cat w8.err; }
+[ "$(field workers w1.json)" = 1 ] && [ "$(field workers w8.json)" = 8 ] &&
+	ok "progress reports 1 and 8 workers" || bad "workers in progress: $(field workers w1.json), $(field workers w8.json)"
+cmp -s sys.img w1.img && cmp -s sys.img w8.img && ok "--workers 1 and --workers 8 restore byte-identical disks" ||
+	bad "restored disks differ from the source"
+[ "$(field fetched w1.json)" = "$(field fetched w8.json)" ] && [ "$(field chunks_done w8.json)" = 256 ] &&
+	ok "both fetched $(field fetched w8.json) chunks, 256 done" || { bad "counts differ"; cat w1.json w8.json; }
+
+# ---- delta: 3 MiB changed (12 chunks), both restored copies brought up to date ----
+head -c 3M /dev/urandom | dd of=sys.img bs=1M seek=20 conv=notrunc status=none
+id2=$(lb backup --server par01 --disk system=sys.img --chunk-size 256K "$LB_TMP/store" 2> b2.err)
+up=$(sed -n 's/.* \([0-9]*\) chunks uploaded.*/\1/p' b2.err | tail -n 1)
+[ "$up" = 12 ] && ok "incremental backup uploaded 12 chunks" || { bad "incremental uploaded '$up'"; cat b2.err; }
+lb restore --yes --workers 8 --progress=json --disk system=w8.img "$LB_TMP/store" "$id2" > d8.json 2> d8.err ||
+	{ bad "delta restore --workers 8 exited $?"; cat d8.err; }
+lb restore --yes --workers 1 --progress=json --disk system=w1.img "$LB_TMP/store" "$id2" > d1.json 2> d1.err ||
+	{ bad "delta restore --workers 1 exited $?"; cat d1.err; }
+[ "$(field fetched d8.json)" = 12 ] && [ "$(field fetched d1.json)" = 12 ] &&
+	ok "delta restores fetched 12 chunks with 8 workers and with 1" || bad "delta fetched $(field fetched d8.json) / $(field fetched d1.json)"
+cmp -s sys.img w8.img && cmp -s sys.img w1.img && ok "delta-restored disks byte-identical" || bad "delta-restored disks differ"
+
+# ---- failures with eight workers ----
+chunk_of() { # chunk_of POINT N: the store path of chunk N of the point's system disk
+	idx=$(jq -r '.disks[] | select(.name == "system") | .index.key' "store/points/${1%%/*}/${1#*/}.json")
+	h=$(od -An -tx1 -v -j $((32 + 32 * $2)) -N 32 "store/$idx" | tr -d ' \n')
+	echo "chunks/$(echo "$h" | cut -c1-4)/$h.zst"
+}
+# The first body chunk that is not all zero, and one far after it.
+first= last=
+for n in $(seq 4 40); do c=$(chunk_of "$id2" $n); [ -f "store/$c" ] && { first=$n; break; }; done
+for n in $(seq 251 -1 100); do c=$(chunk_of "$id2" $n); [ -f "store/$c" ] && { last=$n; break; }; done
+c1=$(chunk_of "$id2" "$first") c2=$(chunk_of "$id2" "$last")
+[ -f "store/$c1" ] && [ -f "store/$c2" ] || { bad "cannot find chunks $first and $last"; exit 1; }
+cp "store/$c1" c1.saved; cp "store/$c2" c2.saved
+printf '\001' | dd of="store/$c1" bs=1 seek=20 conv=notrunc status=none
+printf '\001' | dd of="store/$c2" bs=1 seek=20 conv=notrunc status=none
+truncate -s 64M victim.img
+dd if=sys.img of=victim.img bs=1M count=1 conv=notrunc status=none   # an old, valid-looking label
+lb restore --yes --workers 8 --disk system=victim.img "$LB_TMP/store" "$id2" > v.out 2>&1; rc=$?
+reports=$(grep -c 'corrupt\|content hashes to\|not a zstd frame' v.out)
+if [ $rc = 1 ] && label_wiped victim.img && [ "$reports" = 1 ] && grep -q "$(basename "$c1")" v.out; then
+	ok "two corrupt chunks, 8 workers: exit 1, label wiped, one report, the first: $(grep corrupt v.out)"
+else
+	bad "corrupt chunks: exit $rc, wiped $(label_wiped victim.img && echo yes || echo no), $reports reports"; cat v.out
+fi
+grep -qi 'cancel' v.out && bad "a cancelled worker spoke: $(grep -i cancel v.out)" || ok "the cancelled workers said nothing"
+grep -q 'restore of disk system onto victim.img failed' v.out && grep -q 'partition table wiped' v.out &&
+	ok "the failure and the wipe are logged" || { bad "no failure/wipe lines"; cat v.out; }
+# The workers stopped: of the 256 chunks, only those near chunk $first were written.
+written=$(od -An -v -w262144 -tx8 victim.img | grep -vc '^\( 0000000000000000\)*$')
+[ "$written" -lt 64 ] && ok "the other workers stopped: $written of 256 chunks of the target hold data" ||
+	bad "$written of 256 chunks written after a failure at chunk $first"
+cp c1.saved "store/$c1"; cp c2.saved "store/$c2"
+
+# ---- a failure aborts the others' transfers in flight ----
+# A fake S3 server over the directory store: chunk $first is missing (404
+# NoSuchKey) and every other body chunk stalls 120 s before its answer.
+hdr=""
+for n in 0 1 2 3 252 253 254 255; do hdr="$hdr $(chunk_of "$id2" $n)"; done
+cat > slow.py << 'PY'
+import http.server, os, socketserver, sys, time
+root, missing, fast = sys.argv[1], sys.argv[2], set(sys.argv[3].split())
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        key = self.path.split("?")[0][len("/fake/st/"):]
+        if key == missing:
+            body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>gone</Message></Error>"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if key.startswith("chunks/") and key not in fast:
+            time.sleep(120)
+        try:
+            data = open(os.path.join(root, key), "rb").read()
+        except OSError:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+with open("slow.port", "w") as f:
+    f.write(str(s.server_address[1]))
+s.serve_forever()
+PY
+python3 slow.py "$LB_TMP/store" "$c1" "$hdr" & fpid=$!
+i=0; while [ ! -s slow.port ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+truncate -s 0 victim.img; truncate -s 64M victim.img
+dd if=sys.img of=victim.img bs=1M count=1 conv=notrunc status=none
+t0=$(date +%s)
+AWS_ENDPOINT_URL=http://127.0.0.1:$(cat slow.port) AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s LIFEBOAT_RETRIES=0 \
+	timeout 150 "$LB_BIN" restore --yes --workers 4 --disk system=victim.img s3://fake/st "$id2" > slow.out 2>&1; rc=$?
+secs=$(( $(date +%s) - t0 ))
+if [ $rc = 1 ] && [ $secs -lt 30 ] && grep -q "chunk $first .*missing from the store" slow.out && label_wiped victim.img; then
+	ok "a missing chunk with 3 transfers stalled: failed in ${secs}s (stalls last 120s), label wiped"
+else
+	bad "missing chunk among stalled transfers: exit $rc after ${secs}s"; cat slow.out
+fi
+[ "$(grep -c '^lifeboat: ' slow.out)" -le 3 ] && ! grep -qi 'cancel\|timed out\|retry' slow.out &&
+	ok "only the first failure is logged: $(grep -m1 missing slow.out)" || { bad "other workers logged:"; cat slow.out; }
+kill "$fpid" 2> /dev/null; wait "$fpid" 2> /dev/null; fpid=
+
+# ---- the same against a real S3 server, many connections at once ----
+if "$RGW" start "$FX" > rgw.out 2>&1; then
+	. "$FX/env"
+	AWS=${LB_AWS:-/usr/bin/aws}
+	$AWS --endpoint-url "$AWS_ENDPOINT_URL" s3api create-bucket --bucket par > /dev/null
+	S3=s3://par/st
+	id3=$(lb backup --server par01 --disk system=sys.img --chunk-size 256K "$S3" 2> b3.err) ||
+		{ bad "backup to RGW exited $?"; cat b3.err; }
+	truncate -s 0 s1.img s6.img; truncate -s 64M s1.img s6.img
+	lb restore --yes --workers 1 --disk system=s1.img "$S3" "$id3" > s1.out 2>&1 || { bad "RGW restore, 1 worker"; cat s1.out; }
+	lb restore --yes --workers 6 --disk system=s6.img "$S3" "$id3" > s6.out 2>&1 || { bad "RGW restore, 6 workers"; cat s6.out; }
+	cmp -s sys.img s1.img && cmp -s sys.img s6.img && ok "RGW: 1 and 6 connections restore byte-identical disks" ||
+		bad "RGW restores differ"
+	printf 'not a zstd frame at all' > garbage.bin
+	$AWS --endpoint-url "$AWS_ENDPOINT_URL" s3 cp --quiet garbage.bin "s3://par/st/$c1"
+	truncate -s 0 victim.img; truncate -s 64M victim.img
+	dd if=sys.img of=victim.img bs=1M count=1 conv=notrunc status=none
+	lb restore --yes --workers 6 --disk system=victim.img "$S3" "$id3" > sv.out 2>&1; rc=$?
+	[ $rc = 1 ] && label_wiped victim.img && [ "$(grep -c "$(basename "$c1")" sv.out)" = 1 ] &&
+		ok "RGW, 6 workers, corrupt chunk: exit 1, wiped, named once: $(grep "$(basename "$c1")" sv.out)" ||
+		{ bad "RGW corrupt chunk: exit $rc"; cat sv.out; }
+else
+	bad "RGW did not start"; cat rgw.out
+fi
+exit $fail

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pool.h"
 #include "util.h"
 
 int lb_cli_pair_add(struct lb_cli_pairs *p, const char *arg, const char *option, const char *form)
@@ -156,8 +157,8 @@ int lb_cli_parse_workers(const char *s, unsigned *ret)
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > LB_CLI_WORKERS_MAX) {
-		lb_log("--workers: 1 to %u, not '%s'", LB_CLI_WORKERS_MAX, s);
+	if (errno || end == s || *end || v < 1 || v > LB_POOL_WORKERS_MAX) {
+		lb_log("--workers: 1 to %u, not '%s'", LB_POOL_WORKERS_MAX, s);
 		return -EINVAL;
 	}
 	*ret = (unsigned)v;

@@ -42,8 +42,7 @@ int lb_cli_confirm(const char *const *paths, size_t n);
 /* Seconds since *t (CLOCK_MONOTONIC), for rates and progress pacing. */
 double lb_cli_secs_since(const struct timespec *t);
 
-/* --workers N: 1 to LB_CLI_WORKERS_MAX; -EINVAL (logged) otherwise. */
-#define LB_CLI_WORKERS_MAX 64u
+/* --workers N: 1 to LB_POOL_WORKERS_MAX; -EINVAL (logged) otherwise. */
 int lb_cli_parse_workers(const char *s, unsigned *ret);
 
 /* "4096", "4K", "4M", "1G", "2T" (powers of 1024) -> bytes; -EINVAL. */

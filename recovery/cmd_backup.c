@@ -22,6 +22,8 @@
  *   --label KEY=VALUE      a label; repeatable
  *   --chunk-size SIZE      4K..64M, a power of two (default 4M)
  *   --level N              zstd level 1-19 (default 3)
+ *   --workers N            chunks read, hashed, compressed and uploaded at once,
+ *                          each over its own connection (default: one per CPU, 1-64)
  *   --allow-mounted        back up a mounted disk (its file systems may be
  *                          inconsistent: stop writers or use a snapshot)
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
@@ -47,212 +49,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chunk.h"
+#include "backup.h"
 #include "cli.h"
-#include "disk.h"
-#include "hash.h"
 #include "help.h"
 #include "lifeboat.h"
 #include "manifest.h"
 #include "point.h"
-#include "probe.h"
 #include "store.h"
-#include "target.h"
 #include "util.h"
-
-struct stats {
-	uint64_t chunks, zero, uploaded, reused;
-	uint64_t bytes_read, bytes_uploaded;
-};
-
-/* Chunks already known to be in the store during this run: a small
- * open-addressing set, so a disk of repeated blocks asks the store once. */
-struct seen {
-	size_t cap, n;
-	uint8_t (*h)[32];
-};
-
-static bool seen_has(const struct seen *s, const uint8_t h[32])
-{
-	size_t i;
-
-	if (!s->cap)
-		return false;
-	for (i = (size_t)(h[0] | h[1] << 8 | (size_t)h[2] << 16) & (s->cap - 1); !lb_hash_is_zero(s->h[i]);
-	     i = (i + 1) & (s->cap - 1))
-		if (memcmp(s->h[i], h, 32) == 0)
-			return true;
-	return false;
-}
-
-static int seen_add(struct seen *s, const uint8_t h[32])
-{
-	size_t i;
-
-	if (2 * (s->n + 1) > s->cap) {
-		struct seen bigger = { .cap = s->cap ? 2 * s->cap : 1024 };
-
-		bigger.h = calloc(bigger.cap, 32);
-		if (!bigger.h)
-			return -ENOMEM;
-		for (size_t k = 0; k < s->cap; k++)
-			if (!lb_hash_is_zero(s->h[k]))
-				seen_add(&bigger, s->h[k]);
-		free(s->h);
-		*s = bigger;
-	}
-	for (i = (size_t)(h[0] | h[1] << 8 | (size_t)h[2] << 16) & (s->cap - 1); !lb_hash_is_zero(s->h[i]);
-	     i = (i + 1) & (s->cap - 1))
-		;
-	memcpy(s->h[i], h, 32);
-	s->n++;
-	return 0;
-}
-
-/* What the source disk looks like, recorded as hints for mapping. */
-static void describe_source(const char *path, struct lb_manifest_disk *d)
-{
-	struct lb_disks_opts opts = { .all = true };
-	struct lb_disk_list *l = NULL;
-	struct lb_probe_info pi = { 0 };
-	struct stat sb;
-	char *real = stat(path, &sb) == 0 && S_ISBLK(sb.st_mode) ? realpath(path, NULL) : NULL;
-
-	/* Hints (model, serial, ...) exist for block devices only. */
-	d->src_path = strdup(path);
-	if (lb_probe_node(path, &pi) == 0) {
-		d->pttype = pi.pttype ? strdup(pi.pttype) : NULL;
-		d->ptuuid = pi.ptuuid ? strdup(pi.ptuuid) : NULL;
-	}
-	lb_probe_info_clear(&pi);
-	if (real && lb_disks_scan(&opts, &l) == 0) {
-		for (size_t i = 0; i < l->n; i++) {
-			const struct lb_disk *x = &l->disks[i];
-
-			if (strcmp(x->path, real) != 0)
-				continue;
-			d->src_model = x->model ? strdup(x->model) : NULL;
-			d->src_serial = x->serial ? strdup(x->serial) : NULL;
-			d->src_wwn = x->wwn ? strdup(x->wwn) : NULL;
-			d->src_by_path = x->by_path ? strdup(x->by_path) : NULL;
-		}
-	}
-	lb_disks_free(l);
-	free(real);
-}
-
-static int backup_disk(struct lb_store *st, const char *path, bool allow_mounted, int level,
-		       struct lb_manifest_disk *d, struct seen *seen, struct stats *s)
-{
-	struct lb_target *src = NULL;
-	struct lb_index *idx = NULL;
-	uint8_t *buf = NULL, *ib = NULL, h[32];
-	void *z = NULL;
-	size_t zlen = 0, iblen = 0;
-	char key[128], hex[65];
-	int r;
-
-	r = lb_target_open_source(path, &src);
-	if (r < 0)
-		goto fail;
-	if (lb_target_is_blockdev(src) && !allow_mounted) {
-		r = lb_target_check_unused(path);
-		if (r < 0) {
-			lb_log("%s: back it up from a snapshot, or pass --allow-mounted to take it as it is", path);
-			goto fail;
-		}
-	}
-	d->size = lb_target_size(src);
-	d->logical_sector_size = lb_target_logical_sector_size(src);
-	d->physical_sector_size = lb_target_physical_sector_size(src);
-	if (d->size == 0 || d->size % d->logical_sector_size) {
-		lb_log("%s: %" PRIu64 " bytes is not a whole number of %u-byte sectors", path, d->size,
-		       d->logical_sector_size);
-		r = -EINVAL;
-		goto fail;
-	}
-	describe_source(path, d);
-	r = lb_index_new(d->chunk_size, d->size, &idx);
-	if (r < 0) {
-		lb_log("%s: %" PRIu64 " bytes in %u-byte chunks: %s", path, d->size, d->chunk_size,
-		       r == -EFBIG ? "too many chunks; use a larger --chunk-size" : strerror(-r));
-		goto fail;
-	}
-	buf = malloc(d->chunk_size);
-	if (!buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	for (uint64_t i = 0; i < idx->count; i++) {
-		uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
-
-		r = lb_target_read(src, i * (uint64_t)d->chunk_size, buf, len);
-		if (r < 0)
-			goto fail;
-		s->chunks++;
-		s->bytes_read += len;
-		if (lb_chunk_is_zero(buf, len)) {
-			d->zero_chunks++;
-			s->zero++;
-			continue; /* the index entry stays zero */
-		}
-		if ((r = lb_sha256(buf, len, h)) < 0)
-			goto fail;
-		memcpy(idx->hash[i], h, 32);
-		if (seen_has(seen, h)) {
-			s->reused++;
-			continue;
-		}
-		lb_chunk_key(h, key);
-		r = lb_store_exists(st, key);
-		if (r < 0)
-			goto fail;
-		if (r == 0) {
-			z = malloc(lb_chunk_stored_max(len));
-			if (!z) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			if ((r = lb_chunk_compress(NULL, buf, len, level, z, lb_chunk_stored_max(len), &zlen)) < 0)
-				goto fail;
-			r = lb_store_put(st, key, z, zlen);
-			free(z);
-			z = NULL;
-			if (r < 0)
-				goto fail;
-			s->uploaded++;
-			s->bytes_uploaded += zlen;
-		} else {
-			s->reused++;
-		}
-		if ((r = seen_add(seen, h)) < 0)
-			goto fail;
-	}
-	d->chunk_count = idx->count;
-	if ((r = lb_index_format(idx, &ib, &iblen)) < 0 || (r = lb_sha256(ib, iblen, d->index_sha256)) < 0 ||
-	    (r = lb_index_digest(idx, d->digest)) < 0)
-		goto fail;
-	d->index_size = iblen;
-	lb_hex(d->index_sha256, 32, hex);
-	d->index_key = lb_strdupf("indexes/%s.lbi", hex);
-	if (!d->index_key) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = lb_store_exists(st, d->index_key);
-	if (r == 0)
-		r = lb_store_put(st, d->index_key, ib, iblen);
-	if (r < 0)
-		goto fail;
-	r = 0;
-fail:
-	free(z);
-	free(ib);
-	free(buf);
-	lb_index_free(idx);
-	lb_target_close(src);
-	return r;
-}
 
 /* Ids order a server's points by time, to the second, and `latest` relies
  * on it: a new point must be strictly newer than the newest one stored. Two
@@ -304,7 +108,7 @@ static int ensure_marker(struct lb_store *st)
 int cmd_backup(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_DISK, O_SYSTEM, O_BOOT, O_KIND, O_ITYPE, O_NAME, O_DESC, O_LABEL, O_CHUNK,
-	       O_LEVEL, O_MOUNTED };
+	       O_LEVEL, O_MOUNTED, O_WORKERS };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "disk", required_argument, NULL, O_DISK },
@@ -318,6 +122,7 @@ int cmd_backup(int argc, char **argv)
 		{ "chunk-size", required_argument, NULL, O_CHUNK },
 		{ "level", required_argument, NULL, O_LEVEL },
 		{ "allow-mounted", no_argument, NULL, O_MOUNTED },
+		{ "workers", required_argument, NULL, O_WORKERS },
 		LB_CLI_STORE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -326,14 +131,14 @@ int cmd_backup(int argc, char **argv)
 	struct lb_store_opts sopts = { 0 };
 	struct lb_store *st = NULL;
 	struct lb_cli_pairs disks = { 0 }, labels = { 0 };
-	struct seen seen = { 0 };
-	struct stats s = { 0 };
+	struct lb_backup_opts bo = { 0 };
+	struct lb_backup *b = NULL;
+	struct lb_backup_stats s = { 0 };
 	const char *system = NULL, *boot = NULL;
 	char *json = NULL, *key = NULL, id[26];
 	size_t json_len = 0;
 	uint64_t chunk_size = LB_CHUNK_SIZE_DEFAULT;
-	bool allow_mounted = false;
-	int c, level = 3, r, rc = LB_EXIT_USAGE;
+	int c, r, rc = LB_EXIT_USAGE;
 	time_t t0 = time(NULL);
 
 	m = calloc(1, sizeof(*m));
@@ -393,14 +198,18 @@ int cmd_backup(int argc, char **argv)
 			}
 			break;
 		case O_LEVEL:
-			level = atoi(optarg);
-			if (level < 1 || level > 19) {
+			bo.level = atoi(optarg);
+			if (bo.level < 1 || bo.level > 19) {
 				lb_log("--level: 1 to 19, not '%s'", optarg);
 				goto done;
 			}
 			break;
 		case O_MOUNTED:
-			allow_mounted = true;
+			bo.allow_mounted = true;
+			break;
+		case O_WORKERS:
+			if (lb_cli_parse_workers(optarg, &bo.workers) < 0)
+				goto done;
 			break;
 		case 'h':
 			fputs(HELP_backup, stdout);
@@ -474,11 +283,14 @@ int cmd_backup(int argc, char **argv)
 		if (!m->disks[i].name)
 			goto done;
 	}
+	bo.chunk_size = (uint32_t)chunk_size;
+	if (lb_backup_new(st, &bo, &b) < 0)
+		goto done;
 
 	for (size_t i = 0; i < disks.n; i++) {
-		struct stats before = s;
+		struct lb_backup_stats before = s;
 
-		r = backup_disk(st, disks.values[i], allow_mounted, level, &m->disks[i], &seen, &s);
+		r = lb_backup_disk(b, disks.values[i], &m->disks[i], &s);
 		if (r < 0) {
 			lb_log("backup of disk %s (%s) failed; no restore point was written", disks.names[i],
 			       disks.values[i]);
@@ -497,9 +309,9 @@ int cmd_backup(int argc, char **argv)
 	}
 	printf("%s/%s\n", m->server, m->id);
 	lb_log("stored %s in %s: %" PRIu64 " bytes read, %" PRIu64 " chunks uploaded (%" PRIu64 " bytes), %" PRIu64
-	       " reused, %" PRIu64 " zero, %lld s",
+	       " reused, %" PRIu64 " zero, %lld s, %u workers",
 	       key, lb_store_url(st), s.bytes_read, s.uploaded, s.bytes_uploaded, s.reused, s.zero,
-	       (long long)(time(NULL) - t0));
+	       (long long)(time(NULL) - t0), lb_backup_workers(b));
 	rc = LB_EXIT_OK;
 	goto done;
 usage:
@@ -508,7 +320,7 @@ usage:
 done:
 	free(json);
 	free(key);
-	free(seen.h);
+	lb_backup_free(b);
 	lb_cli_pairs_clear(&disks);
 	lb_cli_pairs_clear(&labels);
 	lb_manifest_free(m);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pool.h"
 #include "util.h"
@@ -30,6 +31,21 @@ struct lb_pool {
 	int err;
 	bool changed;
 };
+
+size_t lb_pool_size(unsigned asked, uint64_t per_worker)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t mem = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 4 : 1ull << 30;
+	size_t n = asked ? asked : cpus > 0 ? (size_t)cpus : 1;
+
+	if (mem > 1ull << 30)
+		mem = 1ull << 30;
+	if (n > LB_POOL_WORKERS_MAX)
+		n = LB_POOL_WORKERS_MAX;
+	while (n > 1 && n * per_worker > mem)
+		n--;
+	return n;
+}
 
 int lb_pool_new(size_t n, struct lb_pool **ret)
 {

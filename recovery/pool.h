@@ -23,6 +23,13 @@
 
 struct lb_pool;
 
+/* How many workers to run: `asked`, or one per online CPU when 0; at
+ * most LB_POOL_WORKERS_MAX, and no more than the per-worker buffers
+ * (per_worker bytes) of a quarter of the RAM (at most 1 GiB) allow: an
+ * initramfs lives in that RAM too. */
+#define LB_POOL_WORKERS_MAX 64u
+size_t lb_pool_size(unsigned asked, uint64_t per_worker);
+
 /* n workers (at least 1). */
 int lb_pool_new(size_t n, struct lb_pool **ret);
 void lb_pool_free(struct lb_pool *p);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "chunk.h"
 #include "cli.h"
@@ -395,25 +394,6 @@ int lb_restore_check(const struct lb_manifest_disk *d, const char *path)
 	return r;
 }
 
-/* Workers: as asked (default one per online CPU), at most
- * LB_RESTORE_WORKERS_MAX, and no more than the buffers of a quarter of
- * the RAM (at most 1 GiB) allow: an initramfs lives in that RAM too. */
-static size_t count_workers(const struct lb_restore_opts *o, uint32_t chunk_size)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	uint64_t mem = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 4 : 1ull << 30;
-	uint64_t per = (uint64_t)chunk_size + lb_chunk_stored_max(chunk_size);
-	size_t n = o->workers ? o->workers : cpus > 0 ? (size_t)cpus : 1;
-
-	if (mem > 1ull << 30)
-		mem = 1ull << 30;
-	if (n > LB_RESTORE_WORKERS_MAX)
-		n = LB_RESTORE_WORKERS_MAX;
-	while (n > 1 && n * per > mem)
-		n--;
-	return n;
-}
-
 static void run_free(struct run *run)
 {
 	lb_pool_free(run->pool);
@@ -440,7 +420,7 @@ static int run_new(struct lb_restore *rs, const struct lb_restore_opts *o, struc
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->jobs[i].d->chunk_size > chunk)
 			chunk = rs->jobs[i].d->chunk_size;
-	run->n = count_workers(o, chunk);
+	run->n = lb_pool_size(o->workers, (uint64_t)chunk + lb_chunk_stored_max(chunk));
 	run->w = calloc(run->n, sizeof(*run->w));
 	if (!run->w || (r = lb_pool_new(run->n, &run->pool)) < 0)
 		return -ENOMEM;

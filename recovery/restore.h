@@ -54,10 +54,6 @@ enum lb_restore_event_type {
 	LB_RESTORE_DISK_DONE,  /* a disk is complete and synced */
 };
 
-/* A restore runs this many workers at most (and fewer when chunks are
- * large: every worker holds a chunk and its stored frame). */
-#define LB_RESTORE_WORKERS_MAX 64u
-
 struct lb_restore_event {
 	enum lb_restore_event_type type;
 	const char *disk, *target;
@@ -76,7 +72,7 @@ typedef void (*lb_restore_event_cb)(const struct lb_restore_event *e, void *user
 struct lb_restore_opts {
 	bool no_delta;          /* fetch every chunk, even those in place */
 	double interval;        /* seconds between PROGRESS events; 0 = 1 */
-	unsigned workers;       /* 0 = one per online CPU (see LB_RESTORE_WORKERS_MAX) */
+	unsigned workers;       /* 0 = one per online CPU; bounded (lb_pool_size) */
 	lb_restore_event_cb on_event; /* always called on the caller's thread */
 	void *userdata;
 };

@@ -1,10 +1,13 @@
 #!/bin/sh
 # timeout: 400
 #
-# The parallel restore pipeline (workers fetching, verifying and writing
-# chunks at once, each over its own connection): one worker and many give
-# byte-identical disks, full and delta, from a directory store and from a
-# real S3 server (Ceph RGW); with many workers a corrupt chunk still stops
+# The parallel restore and backup pipelines (workers fetching, verifying
+# and writing chunks at once, or reading, hashing, compressing and
+# uploading them, each over its own connection): one worker and many give
+# byte-identical disks, full and delta, and identical points, from a
+# directory store and from a real S3 server (Ceph RGW); equal chunks met by
+# several workers at once are uploaded once; a store refusing chunks fails
+# the backup with one report and no point; with many workers a corrupt chunk still stops
 # the restore, wipes the label and is named once (two corrupt chunks: one
 # report, the first); the other workers stop instead of going on (most of
 # the disk stays unwritten); and a failure aborts the transfers of the
@@ -64,6 +67,32 @@ lb restore --yes --workers 1 --progress=json --disk system=w1.img "$LB_TMP/store
 [ "$(field fetched d8.json)" = 12 ] && [ "$(field fetched d1.json)" = 12 ] &&
 	ok "delta restores fetched 12 chunks with 8 workers and with 1" || bad "delta fetched $(field fetched d8.json) / $(field fetched d1.json)"
 cmp -s sys.img w8.img && cmp -s sys.img w1.img && ok "delta-restored disks byte-identical" || bad "delta-restored disks differ"
+
+# ---- backup: one worker and eight store the same point ----
+for n in 1 8; do
+	mkdir -p "bs$n"
+	lb backup --server par01 --workers $n --disk system=sys.img --chunk-size 256K "$LB_TMP/bs$n" > "bs$n.id" 2> "bs$n.err" ||
+		{ bad "backup --workers $n exited $?"; cat "bs$n.err"; }
+done
+ix1=$(jq -r '.disks[0].index.key + " " + .disks[0].digest' bs1/points/par01/*.json)
+ix8=$(jq -r '.disks[0].index.key + " " + .disks[0].digest' bs8/points/par01/*.json)
+[ -n "$ix1" ] && [ "$ix1" = "$ix8" ] && [ "$(cd bs1 && find chunks -type f | sort)" = "$(cd bs8 && find chunks -type f | sort)" ] &&
+	ok "backup --workers 1 and --workers 8: the same index, digest and chunks ($(find bs8/chunks -type f | wc -l) chunks)" ||
+	bad "backups differ: '$ix1' / '$ix8'"
+grep -q '8 workers' bs8.err && ok "backup says: $(grep -o '[0-9]* chunks uploaded.*' bs8.err)" || bad "no worker count: $(tail -n 1 bs8.err)"
+# 64 equal chunks: uploaded once, however many workers meet them at once.
+head -c 256K /dev/urandom > blk.bin
+for i in $(seq 64); do cat blk.bin; done > same.img
+mkdir -p bsame
+lb backup --server same --workers 8 --disk system=same.img --chunk-size 256K "$LB_TMP/bsame" > /dev/null 2> same.err
+[ "$(find bsame/chunks -type f | wc -l)" = 1 ] && grep -q ' 1 chunks uploaded .* 63 reused' same.err &&
+	ok "64 equal chunks, 8 workers: uploaded once, 63 reused" || { bad "equal chunks:"; cat same.err; }
+# A store that cannot take chunks: every worker fails, one speaks, no point.
+mkdir -p bbad && : > bbad/chunks
+lb backup --server par01 --workers 8 --disk system=sys.img --chunk-size 256K "$LB_TMP/bbad" > /dev/null 2> bad.err; rc=$?
+[ $rc = 1 ] && [ "$(grep -c 'Not a directory' bad.err)" = 1 ] && [ ! -d bbad/points/par01 ] &&
+	ok "a store refusing chunks: exit 1, one report, no point: $(grep 'Not a directory' bad.err)" ||
+	{ bad "refusing store: exit $rc"; cat bad.err; }
 
 # ---- failures with eight workers ----
 chunk_of() { # chunk_of POINT N: the store path of chunk N of the point's system disk
@@ -159,7 +188,7 @@ if "$RGW" start "$FX" > rgw.out 2>&1; then
 	AWS=${LB_AWS:-/usr/bin/aws}
 	$AWS --endpoint-url "$AWS_ENDPOINT_URL" s3api create-bucket --bucket par > /dev/null
 	S3=s3://par/st
-	id3=$(lb backup --server par01 --disk system=sys.img --chunk-size 256K "$S3" 2> b3.err) ||
+	id3=$(lb backup --server par01 --workers 6 --disk system=sys.img --chunk-size 256K "$S3" 2> b3.err) ||
 		{ bad "backup to RGW exited $?"; cat b3.err; }
 	truncate -s 0 s1.img s6.img; truncate -s 64M s1.img s6.img
 	lb restore --yes --workers 1 --disk system=s1.img "$S3" "$id3" > s1.out 2>&1 || { bad "RGW restore, 1 worker"; cat s1.out; }

@@ -259,7 +259,8 @@ int cmd_backup(int argc, char **argv)
 	}
 
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || ensure_marker(st) < 0 || next_time(st, m->server, &t0) < 0)
+	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_store_writable(st) < 0 || ensure_marker(st) < 0 ||
+	    next_time(st, m->server, &t0) < 0)
 		goto done;
 	if (lb_manifest_new_id(t0, id) < 0)
 		goto done;

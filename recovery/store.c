@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "s3.h"
 #include "store.h"
 #include "util.h"
@@ -19,6 +20,11 @@ struct lb_store {
 	struct lb_s3 *s3;       /* S3 backend */
 	char *prefix;           /* S3: "prefix/" or "" */
 	struct lb_s3_credentials creds;
+	struct lb_http *http;   /* http(s) backend: read-only, base URL in dir */
+	struct lb_http_response *resp;
+	int retries;
+	uint64_t rng;
+	const int *cancel;
 };
 
 /* Keys come from manifests and listings: never let one leave the store. */
@@ -104,6 +110,29 @@ fail:
 	return r;
 }
 
+/* A copy of a store on a web server (nginx, a CDN): read-only, and no
+ * listings, so points are named SERVER/ID. The base URL is kept in dir. */
+static int open_http(struct lb_store *st, const char *url, const struct lb_store_opts *opts)
+{
+	struct lb_http_config hc = { 0 };
+	const char *v = getenv("LIFEBOAT_RETRIES");
+
+	if (strchr(url, '?') || strchr(url, '#')) {
+		lb_log("store %s: a store URL has no query or fragment", url);
+		return -EINVAL;
+	}
+	st->dir = strdup(url);
+	st->resp = calloc(1, sizeof(*st->resp));
+	if (!st->dir || !st->resp)
+		return -ENOMEM;
+	while (strlen(st->dir) > 8 && st->dir[strlen(st->dir) - 1] == '/')
+		st->dir[strlen(st->dir) - 1] = '\0';
+	hc.ca_bundle = opts && opts->ca_bundle ? opts->ca_bundle : env("AWS_CA_BUNDLE", NULL);
+	st->retries = v && *v ? atoi(v) : LB_S3_RETRIES_DEFAULT;
+	st->rng = lb_s3_rng_seed();
+	return lb_http_new(&hc, &st->http);
+}
+
 int lb_store_open(const char *url, const struct lb_store_opts *opts, struct lb_store **ret)
 {
 	struct lb_store *st;
@@ -121,6 +150,13 @@ int lb_store_open(const char *url, const struct lb_store_opts *opts, struct lb_s
 	}
 	if (strncmp(url, "s3://", 5) == 0) {
 		r = open_s3(st, url, opts);
+		if (r < 0)
+			goto fail;
+		*ret = st;
+		return 0;
+	}
+	if (lb_startswith(url, "http://") || lb_startswith(url, "https://")) {
+		r = open_http(st, url, opts);
 		if (r < 0)
 			goto fail;
 		*ret = st;
@@ -162,6 +198,8 @@ void lb_store_close(struct lb_store *st)
 	free(st->dir);
 	free(st->prefix);
 	lb_s3_free(st->s3);
+	lb_http_free(st->http);
+	free(st->resp);
 	lb_s3_credentials_clear(&st->creds);
 	free(st);
 }
@@ -189,6 +227,12 @@ int lb_store_clone(const struct lb_store *st, struct lb_store **ret)
 	/* the S3 client carries its own copy of the credentials */
 	if (st->s3 && (r = lb_s3_clone(st->s3, &c->s3)) < 0)
 		goto fail;
+	if (st->http) {
+		if (!(c->resp = calloc(1, sizeof(*c->resp))) || (r = lb_http_clone(st->http, &c->http)) < 0)
+			goto fail;
+		c->retries = st->retries;
+		c->rng = st->rng ^ ((uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull);
+	}
 	*ret = c;
 	return 0;
 fail:
@@ -198,8 +242,55 @@ fail:
 
 void lb_store_set_cancel(struct lb_store *st, const int *flag)
 {
+	st->cancel = flag;
 	if (st->s3)
 		lb_s3_set_cancel(st->s3, flag);
+	if (st->http)
+		lb_http_set_cancel(st->http, flag);
+}
+
+/* One GET or HEAD of base/key, retried like S3's requests (transport
+ * errors, 5xx, 429; full-jitter backoff). 0 with st->resp filled. */
+static int http_request(struct lb_store *st, const char *method, const char *key, void *buf, size_t cap)
+{
+	char *url, what[1200];
+	int r;
+
+	if (!key_ok(key)) {
+		lb_log("store %s: refusing the key '%s'", st->url, key);
+		return -EINVAL;
+	}
+	url = lb_strdupf("%s/%s", st->dir, key);
+	if (!url)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "%s %s", strcmp(method, "HEAD") == 0 ? "head" : "get", url);
+	for (int attempt = 0;; attempt++) {
+		struct lb_http_request req = { .method = method, .url = url, .buf = buf, .buf_max = cap, .what = what };
+		unsigned delay;
+		bool retry;
+
+		r = lb_http_perform(st->http, &req, st->resp);
+		retry = r < 0 ? lb_http_transient(r) : st->resp->status >= 500 || st->resp->status == 429;
+		if (!retry || attempt >= st->retries)
+			break;
+		delay = lb_s3_backoff_ms((unsigned)attempt, &st->rng);
+		lb_log("%s: %s; retry %d/%d in %u ms", what, r < 0 ? "failed" : "server busy", attempt + 1, st->retries,
+		       delay);
+		for (unsigned t = 0; t < delay && !(st->cancel && __atomic_load_n(st->cancel, __ATOMIC_RELAXED)); t += 50)
+			usleep(50000);
+	}
+	free(url);
+	return r;
+}
+
+static int http_status(struct lb_store *st, const char *key, const char *op)
+{
+	long status = st->resp->status;
+
+	if (status == 404 || status == 410)
+		return -ENOENT;
+	lb_log("store %s: %s %s: HTTP %ld", st->url, op, key, status);
+	return status == 401 || status == 403 ? -EACCES : -EIO;
 }
 
 static char *path_of(struct lb_store *st, const char *key)
@@ -222,6 +313,16 @@ static char *s3_key(struct lb_store *st, const char *key)
 
 int lb_store_exists(struct lb_store *st, const char *key)
 {
+	if (st->http) {
+		int r = http_request(st, "HEAD", key, NULL, 0);
+
+		if (r < 0)
+			return r;
+		if (st->resp->status == 200)
+			return 1;
+		r = http_status(st, key, "head");
+		return r == -ENOENT ? 0 : r;
+	}
 	if (st->s3) {
 		char *k = s3_key(st, key);
 		uint64_t size;
@@ -315,6 +416,20 @@ int lb_store_get_into(struct lb_store *st, const char *key, void *buf, size_t ca
 {
 	if (cap == 0)
 		return -EINVAL;
+	if (st->http) {
+		int r = http_request(st, "GET", key, buf, cap);
+
+		if (r == -EMSGSIZE) {
+			lb_log("store %s: %s is more than the %zu bytes expected", st->url, key, cap);
+			return -EFBIG;
+		}
+		if (r < 0)
+			return r;
+		if (st->resp->status != 200)
+			return http_status(st, key, "get");
+		*ret_len = st->resp->body_len;
+		return 0;
+	}
 	return st->s3 ? s3_get_into(st, key, buf, cap, ret_len) : dir_get_into(st, key, buf, cap, ret_len);
 }
 
@@ -352,12 +467,23 @@ static int mkdirs(char *path)
 	return 0;
 }
 
+int lb_store_writable(const struct lb_store *st)
+{
+	if (st->http) {
+		lb_log("store %s: an http(s) store is read-only (back up to s3:// or a directory)", st->url);
+		return -EROFS;
+	}
+	return 0;
+}
+
 int lb_store_put(struct lb_store *st, const char *key, const void *data, size_t len)
 {
 	char *p, *tmp = NULL;
 	size_t done = 0;
 	int fd = -1, r;
 
+	if ((r = lb_store_writable(st)) < 0)
+		return r;
 	if (st->s3) {
 		char *k = s3_key(st, key);
 
@@ -487,6 +613,10 @@ int lb_store_list(struct lb_store *st, const char *dir, bool delim, lb_store_lis
 {
 	if (*dir && !key_ok(dir))
 		return -EINVAL;
+	if (st->http) {
+		lb_log("store %s: a web server gives no listings: name the point as SERVER/ID", st->url);
+		return -ENOTSUP;
+	}
 	if (st->s3) {
 		struct s3_list l = { strlen(st->prefix), cb, userdata };
 		char *k = lb_strdupf("%s%s", st->prefix, dir);

@@ -3,6 +3,8 @@
  *   s3://bucket/prefix     an S3-compatible object store (s3.c)
  *   file:///path, /path    a directory laid out the same way: a copy of a
  *                          bucket on a USB disk or NFS, and the tests' store
+ *   http(s)://host/path    such a directory on a web server: read-only, and
+ *                          without listings (points named SERVER/ID)
  *
  * Keys are relative to the prefix ("chunks/abcd/...", "points/web01/...").
  * Objects are immutable, so there is no overwrite, rename or locking. */
@@ -53,6 +55,8 @@ int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, s
 /* The same into the caller's buffer of cap bytes (a worker reuses one
  * per chunk instead of a fresh allocation): -EFBIG when larger. */
 int lb_store_get_into(struct lb_store *st, const char *key, void *buf, size_t cap, size_t *ret_len);
+/* 0, or -EROFS (logged) for a store that cannot take objects (http). */
+int lb_store_writable(const struct lb_store *st);
 /* Create key with these bytes (all or nothing: readers never see a part). */
 int lb_store_put(struct lb_store *st, const char *key, const void *data, size_t len);
 

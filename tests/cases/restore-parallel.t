@@ -5,14 +5,16 @@
 # and writing chunks at once, or reading, hashing, compressing and
 # uploading them, each over its own connection): one worker and many give
 # byte-identical disks, full and delta, and identical points, from a
-# directory store and from a real S3 server (Ceph RGW); equal chunks met by
+# directory store, from a web server's copy of it (http://: read-only, no
+# listings) and from a real S3 server (Ceph RGW); equal chunks met by
 # several workers at once are uploaded once; a store refusing chunks fails
-# the backup with one report and no point; with many workers a corrupt chunk still stops
-# the restore, wipes the label and is named once (two corrupt chunks: one
-# report, the first); the other workers stop instead of going on (most of
-# the disk stays unwritten); and a failure aborts the transfers of the
-# other workers in flight: against a server that stalls every other chunk
-# for two minutes, a missing chunk ends the restore within seconds.
+# the backup with one report and no point; with many workers a corrupt
+# chunk still stops the restore, wipes the label and is named once (two
+# corrupt chunks: one report, the first); the other workers stop instead
+# of going on (most of the disk stays unwritten); and a failure aborts the
+# transfers of the other workers in flight: against a server that stalls
+# every other chunk for two minutes, a missing chunk ends the restore
+# within seconds.
 set -u
 : "${LB_TOP:?}" "${LB_BIN:?}" "${LB_TMP:?}"
 cd "$LB_TMP"
@@ -180,6 +182,31 @@ else
 fi
 [ "$(grep -c '^lifeboat: ' slow.out)" -le 3 ] && ! grep -qi 'cancel\|timed out\|retry' slow.out &&
 	ok "only the first failure is logged: $(grep -m1 missing slow.out)" || { bad "other workers logged:"; cat slow.out; }
+kill "$fpid" 2> /dev/null; wait "$fpid" 2> /dev/null; fpid=
+
+# ---- a store copied to a web server: http://, read-only, no listings ----
+cat > serve.py << 'PY'
+import http.server, functools, socketserver, sys
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+s = S(("127.0.0.1", 0), functools.partial(H, directory=sys.argv[1]))
+with open("serve.port", "w") as f:
+    f.write(str(s.server_address[1]))
+s.serve_forever()
+PY
+python3 serve.py "$LB_TMP/store" & fpid=$!
+i=0; while [ ! -s serve.port ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+WEB=http://127.0.0.1:$(cat serve.port)/
+truncate -s 0 web.img; truncate -s 64M web.img
+lb restore --yes --workers 4 --disk system=web.img "$WEB" "$id2" > web.out 2>&1 && cmp -s sys.img web.img &&
+	ok "restore from $WEB (a web server's copy of the store), 4 workers: byte-identical" || { bad "http store restore"; cat web.out; }
+lb restore --yes --disk system=web.img "$WEB" par01/latest > web2.out 2>&1
+grep -q "name the point as SERVER/ID" web2.out && ok "http store: latest refused: $(grep SERVER/ID web2.out)" || { bad "latest on http"; cat web2.out; }
+lb backup --server par01 --disk system=sys.img "$WEB" > /dev/null 2> web3.err
+grep -q "read-only" web3.err && ok "http store: backup refused: $(grep read-only web3.err | head -n 1)" || { bad "backup to http"; cat web3.err; }
 kill "$fpid" 2> /dev/null; wait "$fpid" 2> /dev/null; fpid=
 
 # ---- the same against a real S3 server, many connections at once ----

@@ -10,7 +10,9 @@
 #                 object store, restored by Lifeboat in QEMU, booted; report in out/drill/
 #   make run      boot the ISO in QEMU with three disks, console on this terminal
 #   make test     build everything and run the whole test suite (tests/run)
-#   make bench    benchmarks (bench/): backup and restore of a 4 GiB system disk via S3
+#   make bench    bench/restore-speed: restore and backup of a 4 GiB system disk against
+#                 curl|zstd|dd, bmaptool and casync, from nginx and Ceph RGW, HTTP and
+#                 HTTPS, on loopback and over a 1 Gbit/s link, with the machine's limits
 #   make clean    remove out/ (the build cache in ~/.cache/lifeboat stays)
 #   make clean-cache   remove the build cache as well (next build is cold)
 #   make help     this text
@@ -37,14 +39,15 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools \
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
 	gdisk fdisk e2fsprogs util-linux jq debootstrap time \
-	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl
+	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl \
+	nginx-light casync bmap-tools socat iproute2
 
 .PHONY: all deps drill run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
 
 all: iso pxe lifeboat
 
 help:
-	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)"; exit 1; fi
@@ -109,8 +112,8 @@ run: all
 test: all host-lifeboat
 	tests/run
 
-bench: lifeboat
-	bench/backup-restore $(OUT)/bin/lifeboat
+bench: lifeboat host-libs
+	bench/restore-speed $(OUT)/bin/lifeboat
 
 clean:
 	rm -rf $(OUT)

@@ -10,6 +10,7 @@
  *   disk.NAME = HINTS                   (lifeboat.disk.NAME=HINTS) for every
  *                                       disk of the point to restore
  *   endpoint, region, ca_bundle         the S3 endpoint, as for restore
+ *   workers = N                         (lifeboat.workers=) as restore --workers
  *   access_key_id, secret_access_key, session_token
  *                                       credentials: config file only (the
  *                                       kernel command line is readable by
@@ -300,6 +301,8 @@ int cmd_deploy(int argc, char **argv)
 	rargv[rargc++] = strdup("restore");
 	rargv[rargc++] = strdup(dry ? "--dry-run" : "--yes");
 	rargv[rargc++] = strdup("--progress=json");
+	if (lb_config_get(&s, "workers"))
+		rargv[rargc++] = lb_strdupf("--workers=%s", lb_config_get(&s, "workers"));
 	for (size_t i = 0; i < s.disks.n; i++) {
 		rargv[rargc++] = strdup("--disk");
 		rargv[rargc++] = lb_strdupf("%s=%s", s.disks.names[i], paths[i]);

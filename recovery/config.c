@@ -25,7 +25,7 @@ int lb_config_set(struct lb_config *c, const char *key, const char *value, const
 		p = &c->disks;
 		k = key + 5;
 	} else if (strcmp(key, "store") && strcmp(key, "point") && strcmp(key, "endpoint") && strcmp(key, "region") &&
-		   strcmp(key, "ca_bundle") && !lb_config_is_secret(key)) {
+		   strcmp(key, "ca_bundle") && strcmp(key, "workers") && !lb_config_is_secret(key)) {
 		lb_log("%s: unknown setting '%s'", where, key);
 		return -EINVAL;
 	}

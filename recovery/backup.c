@@ -92,21 +92,12 @@ static void describe_source(const char *path, struct lb_manifest_disk *d)
 	free(real);
 }
 
-/* A worker's own store handle, zstd contexts and buffers. */
-struct worker {
-	struct lb_store *st; /* worker 0: the caller's handle */
-	bool own_st;
-	struct lb_chunk_codec *codec;
-	uint8_t *buf, *z;
-	size_t zcap;
-};
-
 struct lb_backup {
 	struct lb_store *st;
 	int level;
 	bool allow_mounted;
 	struct lb_pool *pool;
-	struct worker *w;
+	struct lb_pool_kit *w; /* one per worker */
 	size_t n;
 	pthread_mutex_t mu; /* guards seen */
 	struct seen seen;
@@ -133,7 +124,7 @@ static int claim(struct lb_backup *b, const uint8_t h[32])
 static int backup_chunk(void *userdata, size_t worker, uint64_t i)
 {
 	struct lb_backup *b = userdata;
-	struct worker *w = &b->w[worker];
+	struct lb_pool_kit *w = &b->w[worker];
 	const struct lb_manifest_disk *d = b->d;
 	uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
 	size_t zlen = 0;
@@ -271,30 +262,8 @@ int lb_backup_new(struct lb_store *st, const struct lb_backup_opts *o, struct lb
 	b->level = o->level ? o->level : 3;
 	b->allow_mounted = o->allow_mounted;
 	b->n = lb_pool_size(o->workers, (uint64_t)chunk + lb_chunk_stored_max(chunk));
-	b->w = calloc(b->n, sizeof(*b->w));
-	if (!b->w || (r = lb_pool_new(b->n, &b->pool)) < 0)
+	if ((r = lb_pool_new(b->n, &b->pool)) < 0 || (r = lb_pool_kits_new(b->pool, st, chunk, &b->w)) < 0)
 		goto fail;
-	for (size_t k = 0; k < b->n; k++) {
-		struct worker *w = &b->w[k];
-
-		if (k == 0) {
-			w->st = st;
-		} else if ((r = lb_store_clone(st, &w->st)) < 0) {
-			goto fail;
-		} else {
-			w->own_st = true;
-		}
-		lb_store_set_cancel(w->st, lb_pool_cancel_flag(b->pool));
-		w->zcap = lb_chunk_stored_max(chunk);
-		w->buf = malloc(chunk);
-		w->z = malloc(w->zcap);
-		if ((r = lb_chunk_codec_new(&w->codec)) < 0)
-			goto fail;
-		if (!w->buf || !w->z) {
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
 	*ret = b;
 	return 0;
 fail:
@@ -307,18 +276,8 @@ void lb_backup_free(struct lb_backup *b)
 {
 	if (!b)
 		return;
-	for (size_t k = 0; b->w && k < b->n; k++) {
-		struct worker *w = &b->w[k];
-
-		if (w->st)
-			lb_store_set_cancel(w->st, NULL);
-		if (w->own_st)
-			lb_store_close(w->st);
-		lb_chunk_codec_free(w->codec);
-		free(w->buf);
-		free(w->z);
-	}
-	free(b->w);
+	if (b->pool)
+		lb_pool_kits_free(b->pool, b->w);
 	lb_pool_free(b->pool);
 	free(b->seen.h);
 	pthread_mutex_destroy(&b->mu);

@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chunk.h"
 #include "pool.h"
+#include "store.h"
 #include "util.h"
 
 struct worker {
@@ -192,5 +194,52 @@ int lb_pool_run(struct lb_pool *p, uint64_t count, const struct lb_pool_ops *ops
 	pthread_mutex_unlock(&p->mu);
 	for (size_t k = 0; k < started; k++)
 		pthread_join(p->w[k].thread, NULL);
+	return r;
+}
+
+void lb_pool_kits_free(struct lb_pool *p, struct lb_pool_kit *k)
+{
+	for (size_t i = 0; k && i < p->n; i++) {
+		if (k[i].st)
+			lb_store_set_cancel(k[i].st, NULL);
+		if (k[i].own_st)
+			lb_store_close(k[i].st);
+		lb_chunk_codec_free(k[i].codec);
+		free(k[i].buf);
+		free(k[i].z);
+	}
+	free(k);
+}
+
+int lb_pool_kits_new(struct lb_pool *p, struct lb_store *st, uint32_t chunk_size, struct lb_pool_kit **ret)
+{
+	struct lb_pool_kit *k = calloc(p->n, sizeof(*k));
+	int r = -ENOMEM;
+
+	if (!k)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n; i++) {
+		if (i == 0) {
+			k[i].st = st;
+		} else if ((r = lb_store_clone(st, &k[i].st)) < 0) {
+			goto fail;
+		} else {
+			k[i].own_st = 1;
+		}
+		lb_store_set_cancel(k[i].st, &p->cancel);
+		k[i].zcap = lb_chunk_stored_max(chunk_size);
+		k[i].buf = malloc(chunk_size);
+		k[i].z = malloc(k[i].zcap);
+		if ((r = lb_chunk_codec_new(&k[i].codec)) < 0)
+			goto fail;
+		if (!k[i].buf || !k[i].z) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	*ret = k;
+	return 0;
+fail:
+	lb_pool_kits_free(p, k);
 	return r;
 }

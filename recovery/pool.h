@@ -52,6 +52,23 @@ struct lb_pool_ops {
  * failure (-ECANCELED is never it). */
 int lb_pool_run(struct lb_pool *p, uint64_t count, const struct lb_pool_ops *ops, void *userdata);
 
+/* What each worker of restore and backup holds, made before the run: its
+ * own store handle (worker 0 borrows the caller's; all watch the pool's
+ * cancel flag), zstd contexts, a chunk buffer and one for its stored
+ * frame (lb_chunk_stored_max). */
+struct lb_store;
+struct lb_chunk_codec;
+struct lb_pool_kit {
+	struct lb_store *st;
+	int own_st;
+	struct lb_chunk_codec *codec;
+	uint8_t *buf, *z;
+	size_t zcap;
+};
+/* One kit per worker of p, for chunks of at most chunk_size bytes. */
+int lb_pool_kits_new(struct lb_pool *p, struct lb_store *st, uint32_t chunk_size, struct lb_pool_kit **ret);
+void lb_pool_kits_free(struct lb_pool *p, struct lb_pool_kit *k);
+
 /* Counters that workers add to and the caller's thread reads. */
 static inline void lb_pool_add(uint64_t *counter, uint64_t v)
 {

@@ -69,19 +69,10 @@ static void add_counts(struct lb_restore_event *e, const struct counts *c)
 	e->disk_bytes_done += c->disk_bytes_done;
 }
 
-/* A worker's own store handle, zstd contexts and buffers: one chunk in
- * flight per worker. */
-struct worker {
-	struct lb_store *st; /* worker 0: the caller's handle */
-	bool own_st;
-	struct lb_chunk_codec *codec;
-	uint8_t *buf, *z;    /* a chunk; its stored frame */
-};
-
 /* One lb_restore_run: the workers, and the disk they work on. */
 struct run {
 	struct lb_pool *pool;
-	struct worker *w;
+	struct lb_pool_kit *w; /* one per worker */
 	size_t n;
 	struct job *j;
 	const struct lb_index *idx;
@@ -103,9 +94,10 @@ static bool is_header(const struct lb_manifest_disk *d, uint64_t i)
 
 /* Chunk i's verified bytes into buf (chunk_size bytes). *ret_write says
  * whether the target still needs them: false when it already holds them at
- * that offset (delta), in which case buf holds what was read there. */
-static int obtain_chunk(struct worker *w, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
-			uint8_t *buf, struct counts *c, bool *ret_write)
+ * that offset (delta), in which case buf holds what is there if keep (the
+ * header chunks, written back last), else anything. */
+static int obtain_chunk(struct lb_pool_kit *w, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
+			bool keep, uint8_t *buf, struct counts *c, bool *ret_write)
 {
 	const struct lb_manifest_disk *d = j->d;
 	uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
@@ -119,10 +111,22 @@ static int obtain_chunk(struct worker *w, struct job *j, const struct lb_index *
 	if (zero)
 		c->zero++;
 	if (delta) {
-		r = lb_target_read(j->t, i * (uint64_t)d->chunk_size, buf, len);
-		if (r < 0)
-			return r;
-		if (zero ? lb_chunk_is_zero(buf, len) : (lb_sha256(buf, len, h) == 0 && memcmp(h, idx->hash[i], 32) == 0)) {
+		uint64_t off = i * (uint64_t)d->chunk_size;
+		/* A hole in an image file reads as zeros: no need to read it.
+		 * Zeros where data belongs (a blank disk, a first restore) are
+		 * told apart without hashing them. */
+		bool target_zero = lb_target_is_hole(j->t, off, len);
+
+		if (target_zero) {
+			if (keep)
+				memset(buf, 0, len);
+		} else {
+			if ((r = lb_target_read(j->t, off, buf, len)) < 0)
+				return r;
+			target_zero = lb_chunk_is_zero(buf, len);
+		}
+		if (zero ? target_zero
+			 : !target_zero && lb_sha256(buf, len, h) == 0 && memcmp(h, idx->hash[i], 32) == 0) {
 			c->in_place++;
 			*ret_write = false;
 			return 0;
@@ -149,7 +153,7 @@ static int obtain_chunk(struct worker *w, struct job *j, const struct lb_index *
 
 /* A chunk of the body of the disk: obtained, then written at its offset
  * (zeros as zeros) unless it is in place already. */
-static int body_chunk(struct worker *w, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
+static int body_chunk(struct lb_pool_kit *w, struct job *j, const struct lb_index *idx, uint64_t i, bool delta,
 		      struct counts *c)
 {
 	const struct lb_manifest_disk *d = j->d;
@@ -158,7 +162,7 @@ static int body_chunk(struct worker *w, struct job *j, const struct lb_index *id
 	bool write;
 	int r;
 
-	if ((r = obtain_chunk(w, j, idx, i, delta, w->buf, c, &write)) < 0)
+	if ((r = obtain_chunk(w, j, idx, i, delta, false, w->buf, c, &write)) < 0)
 		return r;
 	if (write) {
 		bool zero = lb_hash_is_zero(idx->hash[i]);
@@ -309,7 +313,7 @@ static int restore_disk(struct run *run, struct job *j, bool delta, struct progr
 			r = -ENOMEM;
 			goto fail;
 		}
-		if ((r = obtain_chunk(&run->w[0], j, idx, i, delta, hdr[i], &c, &write)) < 0)
+		if ((r = obtain_chunk(&run->w[0], j, idx, i, delta, true, hdr[i], &c, &write)) < 0)
 			goto fail;
 		add_counts(&p->e, &c); /* counted as done when written, last */
 	}
@@ -396,19 +400,9 @@ int lb_restore_check(const struct lb_manifest_disk *d, const char *path)
 
 static void run_free(struct run *run)
 {
+	if (run->pool)
+		lb_pool_kits_free(run->pool, run->w);
 	lb_pool_free(run->pool);
-	for (size_t k = 0; run->w && k < run->n; k++) {
-		struct worker *w = &run->w[k];
-
-		if (w->st)
-			lb_store_set_cancel(w->st, NULL);
-		if (w->own_st)
-			lb_store_close(w->st);
-		lb_chunk_codec_free(w->codec);
-		free(w->buf);
-		free(w->z);
-	}
-	free(run->w);
 }
 
 static int run_new(struct lb_restore *rs, const struct lb_restore_opts *o, struct run *run)
@@ -421,28 +415,9 @@ static int run_new(struct lb_restore *rs, const struct lb_restore_opts *o, struc
 		if (rs->jobs[i].d->chunk_size > chunk)
 			chunk = rs->jobs[i].d->chunk_size;
 	run->n = lb_pool_size(o->workers, (uint64_t)chunk + lb_chunk_stored_max(chunk));
-	run->w = calloc(run->n, sizeof(*run->w));
-	if (!run->w || (r = lb_pool_new(run->n, &run->pool)) < 0)
-		return -ENOMEM;
-	for (size_t k = 0; k < run->n; k++) {
-		struct worker *w = &run->w[k];
-
-		if (k == 0) {
-			w->st = rs->st;
-		} else if ((r = lb_store_clone(rs->st, &w->st)) < 0) {
-			return r;
-		} else {
-			w->own_st = true;
-		}
-		lb_store_set_cancel(w->st, lb_pool_cancel_flag(run->pool));
-		if ((r = lb_chunk_codec_new(&w->codec)) < 0)
-			return r;
-		w->buf = malloc(chunk);
-		w->z = malloc(lb_chunk_stored_max(chunk));
-		if (!w->buf || !w->z)
-			return -ENOMEM;
-	}
-	return 0;
+	if ((r = lb_pool_new(run->n, &run->pool)) < 0)
+		return r;
+	return lb_pool_kits_new(run->pool, rs->st, chunk, &run->w);
 }
 
 int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char *const *names,

@@ -249,6 +249,20 @@ int lb_target_write(struct lb_target *t, uint64_t off, const void *buf, size_t l
 	return 0;
 }
 
+bool lb_target_is_hole(struct lb_target *t, uint64_t off, uint64_t len)
+{
+	off_t data;
+
+	if (t->blockdev || len == 0 || off + len > t->size)
+		return false;
+	/* the next byte of data at or after off: none (ENXIO), or past the
+	 * range, means the range is all hole */
+	data = lseek(t->fd, (off_t)off, SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO;
+	return (uint64_t)data >= off + len;
+}
+
 int lb_target_zero(struct lb_target *t, uint64_t off, uint64_t len)
 {
 	static const char zeros[65536];

@@ -35,6 +35,10 @@ bool lb_target_is_blockdev(const struct lb_target *t);
 /* Whole reads and writes: a short transfer is an error. 0 or -errno. */
 int lb_target_read(struct lb_target *t, uint64_t off, void *buf, size_t len);
 int lb_target_write(struct lb_target *t, uint64_t off, const void *buf, size_t len);
+/* True when [off, off+len) of an image file is a hole (reads as zeros
+ * without holding data): a delta restore need not read it. Always false
+ * for block devices and where the file system cannot say. */
+bool lb_target_is_hole(struct lb_target *t, uint64_t off, uint64_t len);
 /* Make [off, off+len) read as zeros: BLKZEROOUT on block devices, a hole in
  * files, plain writes of zeros where neither works. */
 int lb_target_zero(struct lb_target *t, uint64_t off, uint64_t len);

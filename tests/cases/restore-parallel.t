@@ -45,11 +45,14 @@ id1=$(lb backup --server par01 --disk system=sys.img --chunk-size 256K "$LB_TMP/
 ok "backup $id1: $(grep -o '[0-9]* chunks uploaded' b1.err | tail -n 1)"
 
 # ---- one worker and eight: the same bytes ----
+# restore_w N POINT OUT: restore POINT onto wN.img with N workers, progress in OUT.json
+restore_w() {
+	lb restore --yes --workers "$1" --progress=json --disk system=w$1.img "$LB_TMP/store" "$2" > "$3.json" 2> "$3.err" ||
+		{ bad "restore --workers $1 of $2 exited $?"; cat "$3.err"; }
+}
 truncate -s 64M w1.img w8.img
-lb restore --yes --workers 1 --progress=json --disk system=w1.img "$LB_TMP/store" "$id1" > w1.json 2> w1.err ||
-	{ bad "restore --workers 1 exited $?"; cat w1.err; }
-lb restore --yes --workers 8 --progress=json --disk system=w8.img "$LB_TMP/store" "$id1" > w8.json 2> w8.err ||
-	{ bad "restore --workers 8 exited $?"; cat w8.err; }
+restore_w 1 "$id1" w1
+restore_w 8 "$id1" w8
 [ "$(field workers w1.json)" = 1 ] && [ "$(field workers w8.json)" = 8 ] &&
 	ok "progress reports 1 and 8 workers" || bad "workers in progress: $(field workers w1.json), $(field workers w8.json)"
 cmp -s sys.img w1.img && cmp -s sys.img w8.img && ok "--workers 1 and --workers 8 restore byte-identical disks" ||
@@ -62,13 +65,21 @@ head -c 3M /dev/urandom | dd of=sys.img bs=1M seek=20 conv=notrunc status=none
 id2=$(lb backup --server par01 --disk system=sys.img --chunk-size 256K "$LB_TMP/store" 2> b2.err)
 up=$(sed -n 's/.* \([0-9]*\) chunks uploaded.*/\1/p' b2.err | tail -n 1)
 [ "$up" = 12 ] && ok "incremental backup uploaded 12 chunks" || { bad "incremental uploaded '$up'"; cat b2.err; }
-lb restore --yes --workers 8 --progress=json --disk system=w8.img "$LB_TMP/store" "$id2" > d8.json 2> d8.err ||
-	{ bad "delta restore --workers 8 exited $?"; cat d8.err; }
-lb restore --yes --workers 1 --progress=json --disk system=w1.img "$LB_TMP/store" "$id2" > d1.json 2> d1.err ||
-	{ bad "delta restore --workers 1 exited $?"; cat d1.err; }
+restore_w 8 "$id2" d8
+restore_w 1 "$id2" d1
 [ "$(field fetched d8.json)" = 12 ] && [ "$(field fetched d1.json)" = 12 ] &&
 	ok "delta restores fetched 12 chunks with 8 workers and with 1" || bad "delta fetched $(field fetched d8.json) / $(field fetched d1.json)"
 cmp -s sys.img w8.img && cmp -s sys.img w1.img && ok "delta-restored disks byte-identical" || bad "delta-restored disks differ"
+
+# ---- zero label areas found in place (holes of a blank image file) ----
+# The first and last MiB are written back last from what was found there:
+# a hole must come back as zeros, not as whatever the buffer held.
+truncate -s 8M ends.img
+head -c 4M /dev/urandom | dd of=ends.img bs=1M seek=2 conv=notrunc status=none
+idz=$(lb backup --server ends --disk system=ends.img --chunk-size 1M "$LB_TMP/store" 2> /dev/null)
+truncate -s 8M ends-t.img
+lb restore --yes --workers 4 --disk system=ends-t.img "$LB_TMP/store" "$idz" > ends.out 2>&1 && cmp -s ends.img ends-t.img &&
+	ok "zero first and last MiB found in place (holes): restored as zeros" || { bad "zero label areas"; cat ends.out; cmp ends.img ends-t.img; }
 
 # ---- backup: one worker and eight store the same point ----
 for n in 1 8; do

@@ -13,6 +13,8 @@
 #include "store.h"
 #include "util.h"
 
+#define LB_POOL_STACK (1u << 20)
+
 struct worker {
 	struct lb_pool *p;
 	size_t index;
@@ -143,6 +145,7 @@ int lb_pool_run(struct lb_pool *p, uint64_t count, const struct lb_pool_ops *ops
 {
 	double interval = ops->interval > 0 ? ops->interval : 1.0;
 	size_t started = 0;
+	pthread_attr_t attr;
 	int r;
 
 	p->ops = ops;
@@ -155,8 +158,13 @@ int lb_pool_run(struct lb_pool *p, uint64_t count, const struct lb_pool_ops *ops
 	pthread_mutex_lock(&p->mu);
 	p->active = p->n;
 	pthread_mutex_unlock(&p->mu);
+	/* musl gives threads 128 KiB of stack; a TLS handshake (mbedTLS,
+	 * certificate chains) inside curl wants more than that: ask for the
+	 * same on every libc. Only the pages touched become resident. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LB_POOL_STACK);
 	for (size_t k = 0; k < p->n; k++) {
-		int e = pthread_create(&p->w[k].thread, NULL, work, &p->w[k]);
+		int e = pthread_create(&p->w[k].thread, &attr, work, &p->w[k]);
 
 		if (e != 0) {
 			/* fewer workers are slower, not wrong; none is a failure */
@@ -171,6 +179,7 @@ int lb_pool_run(struct lb_pool *p, uint64_t count, const struct lb_pool_ops *ops
 		}
 		started++;
 	}
+	pthread_attr_destroy(&attr);
 	pthread_mutex_lock(&p->mu);
 	while (p->active > 0) {
 		struct timespec until;

@@ -221,7 +221,7 @@ grep -q "read-only" web3.err && ok "http store: backup refused: $(grep read-only
 kill "$fpid" 2> /dev/null; wait "$fpid" 2> /dev/null; fpid=
 
 # ---- the same against a real S3 server, many connections at once ----
-if "$RGW" start "$FX" > rgw.out 2>&1; then
+if "$RGW" start "$FX" --both > rgw.out 2>&1; then
 	. "$FX/env"
 	AWS=${LB_AWS:-/usr/bin/aws}
 	$AWS --endpoint-url "$AWS_ENDPOINT_URL" s3api create-bucket --bucket par > /dev/null
@@ -233,6 +233,11 @@ if "$RGW" start "$FX" > rgw.out 2>&1; then
 	lb restore --yes --workers 6 --disk system=s6.img "$S3" "$id3" > s6.out 2>&1 || { bad "RGW restore, 6 workers"; cat s6.out; }
 	cmp -s sys.img s1.img && cmp -s sys.img s6.img && ok "RGW: 1 and 6 connections restore byte-identical disks" ||
 		bad "RGW restores differ"
+	# six TLS handshakes at once, on the workers' own threads (and stacks)
+	truncate -s 0 s6.img; truncate -s 64M s6.img
+	AWS_ENDPOINT_URL=$LB_RGW_HTTPS_URL lb restore --yes --workers 6 --disk system=s6.img "$S3" "$id3" > s6t.out 2>&1 &&
+		cmp -s sys.img s6.img && ok "RGW over HTTPS ($LB_RGW_HTTPS_URL), 6 connections: byte-identical" ||
+		{ bad "RGW HTTPS restore, 6 workers"; cat s6t.out; }
 	printf 'not a zstd frame at all' > garbage.bin
 	$AWS --endpoint-url "$AWS_ENDPOINT_URL" s3 cp --quiet garbage.bin "s3://par/st/$c1"
 	truncate -s 0 victim.img; truncate -s 64M victim.img

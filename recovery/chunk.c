@@ -126,6 +126,36 @@ int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, voi
 	return 0;
 }
 
+int lb_zstd_decompress_bounded(const void *in, size_t in_len, void *out, size_t out_len, const char *name,
+			       size_t *ret_len)
+{
+	ZSTD_DCtx *dc = ZSTD_createDCtx();
+	ZSTD_inBuffer ib = { in, in_len, 0 };
+	ZSTD_outBuffer ob = { out, out_len, 0 };
+	size_t z;
+	int r = 0;
+
+	if (!dc)
+		return -ENOMEM;
+	/* A window beyond 128 MiB is refused, not allocated. */
+	z = ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 27);
+	while (!ZSTD_isError(z) && ob.pos < ob.size && ib.pos < ib.size) {
+		size_t before_in = ib.pos, before_out = ob.pos;
+
+		z = ZSTD_decompressStream(dc, &ob, &ib);
+		if (!ZSTD_isError(z) && ib.pos == before_in && ob.pos == before_out)
+			break; /* no progress: the input is cut */
+	}
+	if (ZSTD_isError(z)) {
+		lb_log("%s: corrupt zstd data: %s", name, ZSTD_getErrorName(z));
+		r = -EBADMSG;
+	} else {
+		*ret_len = ob.pos;
+	}
+	ZSTD_freeDCtx(dc);
+	return r;
+}
+
 int lb_chunk_is_zero(const void *p, size_t len)
 {
 	const unsigned char *c = p;

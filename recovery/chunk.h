@@ -30,6 +30,12 @@ int lb_chunk_compress(struct lb_chunk_codec *c, const void *in, size_t len, int 
 int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
 		    const uint8_t hash[32], const char *name);
 
+/* zstd frames (not a chunk: qcow2's zstd clusters) decompressed into out
+ * until it is full or the input ends, with a window of at most 128 MiB.
+ * 0 with *ret_len the bytes out, or -EBADMSG (logged with name). */
+int lb_zstd_decompress_bounded(const void *in, size_t in_len, void *out, size_t out_len, const char *name,
+			       size_t *ret_len);
+
 /* True when len bytes at p are all zero. */
 int lb_chunk_is_zero(const void *p, size_t len);
 

@@ -182,6 +182,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->resp->etag[0] = '\0';
 		x->resp->request_id[0] = '\0';
+		x->resp->date[0] = x->resp->last_modified[0] = '\0';
 		x->has_cl = false;
 	} else if (x->sink && len > 15 && strncasecmp(p, "content-length:", 15) == 0) {
 		char v[32], *end;
@@ -202,6 +203,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		header_value(p + 5, len - 5, x->resp->etag, sizeof(x->resp->etag));
 	} else if (len > 17 && strncasecmp(p, "x-amz-request-id:", 17) == 0) {
 		header_value(p + 17, len - 17, x->resp->request_id, sizeof(x->resp->request_id));
+	} else if (len > 5 && strncasecmp(p, "date:", 5) == 0) {
+		header_value(p + 5, len - 5, x->resp->date, sizeof(x->resp->date));
+	} else if (len > 14 && strncasecmp(p, "last-modified:", 14) == 0) {
+		header_value(p + 14, len - 14, x->resp->last_modified, sizeof(x->resp->last_modified));
 	}
 	return len;
 }
@@ -314,6 +319,8 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, h->connect_timeout_s);
 	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, h->stall_timeout_s);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_header);

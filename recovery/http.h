@@ -43,6 +43,9 @@ struct lb_http_request {
 	void *buf;                    /* a 2xx body lands here (NULL: dropped) ... */
 	size_t buf_max;               /* ... and more than this is -EMSGSIZE */
 	const char *what;             /* for log lines: "get s3://bucket/key" */
+	long timeout_ms;              /* the whole request, 0 = none (a stall still
+	                               * ends it): for requests that are only safe
+	                               * within a deadline (gc's deletes) */
 };
 
 struct lb_http_response {
@@ -52,6 +55,8 @@ struct lb_http_response {
 	uint64_t content_length;
 	char etag[130];
 	char request_id[130];         /* x-amz-request-id, for HEAD errors */
+	char date[64];                /* Date: the server's clock ("" if absent) */
+	char last_modified[64];       /* Last-Modified ("" if absent) */
 	char error_body[LB_HTTP_ERROR_BODY_MAX + 1]; /* non-2xx body, NUL-terminated */
 	size_t error_len;
 };

@@ -442,6 +442,42 @@ int lb_s3_parse_list(const char *xml, size_t len, lb_s3_list_cb cb, void *userda
 	return r;
 }
 
+/* ---- times in answers ---- */
+
+int lb_s3_parse_http_date(const char *s, int64_t *ret)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	/* strptime's %a and %b take English names in the C locale, which is
+	 * the only one a static initramfs binary has. */
+	end = s ? strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+	if (!end || *end || strlen(s) != 29)
+		return -EINVAL;
+	*ret = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int lb_s3_parse_iso_time(const char *s, int64_t *ret)
+{
+	struct tm tm = { 0 };
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+
+	if (!end || strlen(s) < 20)
+		return -EINVAL;
+	if (*end == '.') {
+		end++;
+		if (*end < '0' || *end > '9')
+			return -EINVAL;
+		while (*end >= '0' && *end <= '9')
+			end++;
+	}
+	if (strcmp(end, "Z") != 0)
+		return -EINVAL;
+	*ret = (int64_t)timegm(&tm);
+	return 0;
+}
+
 /* ---- retry jitter ---- */
 
 static uint64_t splitmix64(uint64_t *s)
@@ -606,6 +642,8 @@ struct lb_s3 {
 	int retries;
 	unsigned list_page;
 	uint64_t rng;
+	int64_t date;          /* the Date of the latest answer, -1 before one */
+	uint64_t date_mono;    /* lb_mono_ms() when it arrived */
 	struct lb_http_response *resp; /* big (error body); one per client */
 	char last_error[128];          /* S3's code for the last refusal, or "" */
 	const int *cancel;             /* lb_s3_set_cancel */
@@ -746,6 +784,7 @@ int lb_s3_new(const struct lb_s3_config *cfg, struct lb_s3 **ret)
 			s3->list_page = 1000;
 	}
 	s3->rng = lb_s3_rng_seed();
+	s3->date = -1;
 
 	hc.ca_bundle = ca;
 	hc.connect_timeout_s = cfg->connect_timeout_s;
@@ -779,6 +818,9 @@ int lb_s3_clone(const struct lb_s3 *from, struct lb_s3 **ret)
 	s3->path_style = from->path_style;
 	s3->retries = from->retries;
 	s3->list_page = from->list_page;
+	/* the server's clock as the original last saw it */
+	s3->date = from->date;
+	s3->date_mono = from->date_mono;
 	/* its own jitter: clones that back off together must not retry in step */
 	s3->rng = from->rng ^ ((uint64_t)(uintptr_t)s3 * 0x9e3779b97f4a7c15ull);
 	*ret = s3;
@@ -812,6 +854,7 @@ struct op {
 	size_t body_len;
 	void *buf;
 	size_t buf_max;
+	uint64_t deadline_ms; /* lb_mono_ms(): not sent, nor retried, from then on */
 };
 
 static char *object_path(struct lb_s3 *s3, const char *key)
@@ -819,14 +862,6 @@ static char *object_path(struct lb_s3 *s3, const char *key)
 	if (s3->path_style)
 		return key ? lb_strdupf("/%s/%s", s3->bucket, key) : lb_strdupf("/%s", s3->bucket);
 	return lb_strdupf("/%s", key ? key : "");
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A backoff sleep, in slices, so that a cancelled worker does not sleep
@@ -849,7 +884,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 {
 	const struct lb_sigv4_creds creds = { s3->creds.access_key, s3->creds.secret_key,
 					      s3->creds.session_token };
-	uint64_t start = now_ms();
+	uint64_t start = lb_mono_ms();
 	char *path = object_path(s3, op->key);
 	int r = -ENOMEM;
 
@@ -864,6 +899,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 			.payload_hash = op->payload_hash, .region = s3->region, .service = "s3",
 		};
 		struct lb_sigv4_result *sig = NULL;
+		uint64_t now = lb_mono_ms();
 		const char *hdrs[16];
 		char *owned[16] = { 0 };
 		size_t nh = 0;
@@ -872,6 +908,11 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 		bool retry;
 		unsigned delay;
 
+		if (op->deadline_ms && now >= op->deadline_ms) {
+			lb_log("%s: not sent: its window closed", what);
+			r = -ETIMEDOUT;
+			break;
+		}
 		r = lb_sigv4_sign(&req, &creds, lb_sigv4_now(), &sig);
 		if (r < 0) {
 			lb_log("%s: cannot sign the request: %s", what, strerror(-r));
@@ -899,8 +940,12 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 				.method = op->method, .url = url, .headers = hdrs,
 				.body = op->body, .body_len = op->body_len,
 				.buf = op->buf, .buf_max = op->buf_max, .what = what,
+				.timeout_ms = op->deadline_ms ? (long)(op->deadline_ms - now) : 0,
 			};
 			r = lb_http_perform(s3->http, &hr, s3->resp);
+			if (r == 0 && s3->resp->date[0] &&
+			    lb_s3_parse_http_date(s3->resp->date, &s3->date) == 0)
+				s3->date_mono = lb_mono_ms();
 		}
 		for (size_t i = 0; i < nh; i++)
 			wipe_free(owned[i]);
@@ -912,7 +957,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 		if (!retry || attempt >= s3->retries)
 			break;
 		delay = lb_s3_backoff_ms((unsigned)attempt, &s3->rng);
-		if (now_ms() - start + delay > LB_S3_RETRY_TOTAL_MS)
+		if (lb_mono_ms() - start + delay > LB_S3_RETRY_TOTAL_MS)
 			break;
 		if (r == 0)
 			lb_log("%s: HTTP %ld; retry %d/%d in %u ms", what, s3->resp->status,
@@ -1001,6 +1046,29 @@ int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret
 	}
 	*ret_size = s3->resp->content_length;
 	return 0;
+}
+
+int lb_s3_stat(struct lb_s3 *s3, const char *key, struct lb_s3_stat *st)
+{
+	uint64_t size;
+	int r = lb_s3_head(s3, key, &size, NULL);
+
+	if (r < 0)
+		return r;
+	if (lb_s3_parse_http_date(s3->resp->last_modified, &st->mtime) < 0) {
+		lb_log("s3 head s3://%s/%s: no usable Last-Modified ('%s')", s3->bucket, key,
+		       s3->resp->last_modified);
+		return -EBADMSG;
+	}
+	st->size = size;
+	return 0;
+}
+
+int64_t lb_s3_server_time(struct lb_s3 *s3)
+{
+	if (s3->date < 0)
+		return -1;
+	return s3->date + (int64_t)((lb_mono_ms() - s3->date_mono) / 1000);
 }
 
 int lb_s3_get_object(struct lb_s3 *s3, const char *key, void *buf, size_t max, size_t *ret_len)
@@ -1093,8 +1161,13 @@ int lb_s3_put(struct lb_s3 *s3, const char *key, const void *data, size_t len)
 
 int lb_s3_delete(struct lb_s3 *s3, const char *key)
 {
+	return lb_s3_delete_by(s3, key, 0);
+}
+
+int lb_s3_delete_by(struct lb_s3 *s3, const char *key, uint64_t deadline_ms)
+{
 	struct op op = { .name = "rm", .method = "DELETE", .key = key,
-			 .payload_hash = LB_SIGV4_EMPTY_SHA256 };
+			 .payload_hash = LB_SIGV4_EMPTY_SHA256, .deadline_ms = deadline_ms };
 	char what[1200];
 	int r;
 
@@ -1108,6 +1181,52 @@ int lb_s3_delete(struct lb_s3 *s3, const char *key)
 	if (s3->resp->status != 204 && s3->resp->status != 200)
 		return refused(s3, what);
 	return 0;
+}
+
+int lb_s3_touch(struct lb_s3 *s3, const char *key)
+{
+	char what[1200], body[4096];
+	char *src = NULL, *enc = NULL;
+	struct lb_sigv4_pair h[2] = { { "x-amz-copy-source", NULL }, { "x-amz-metadata-directive", "REPLACE" } };
+	struct op op = { .name = "touch", .method = "PUT", .key = key, .headers = h, .n_headers = 2,
+			 .payload_hash = LB_SIGV4_EMPTY_SHA256, .body = "", .buf = body, .buf_max = sizeof(body) - 1 };
+	int r;
+
+	r = check_key(key);
+	if (r < 0)
+		return r;
+	enc = lb_sigv4_uri_encode(key, 1);
+	src = enc ? lb_strdupf("/%s/%s", s3->bucket, enc) : NULL;
+	if (!src) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	h[0].value = src;
+	describe(s3, "touch", key, what, sizeof(what));
+	r = s3_request(s3, &op, what);
+	if (r < 0)
+		goto fail;
+	if (s3->resp->status != 200) {
+		r = refused(s3, what);
+		goto fail;
+	}
+	/* CopyObject may answer 200 and still fail: the verdict is the body. */
+	body[s3->resp->body_len] = '\0';
+	if (!strstr(body, "<CopyObjectResult")) {
+		struct lb_s3_error e;
+
+		if (lb_s3_parse_error(body, s3->resp->body_len, &e) == 0)
+			lb_log("%s: %s: %s", what, e.code, e.message);
+		else
+			lb_log("%s: the answer is not a CopyObjectResult", what);
+		r = -EIO;
+		goto fail;
+	}
+	r = 0;
+fail:
+	free(enc);
+	free(src);
+	return r;
 }
 
 int lb_s3_list(struct lb_s3 *s3, const char *prefix, const char *delimiter, lb_s3_list_cb cb,

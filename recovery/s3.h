@@ -74,6 +74,21 @@ void lb_s3_set_cancel(struct lb_s3 *s3, const int *flag);
  * logged. */
 int lb_s3_head(struct lb_s3 *s3, const char *key, uint64_t *ret_size, char **ret_etag);
 
+/* What a HEAD tells about an object, for garbage collection. */
+struct lb_s3_stat {
+	uint64_t size;
+	int64_t mtime; /* Last-Modified, seconds since the epoch (whole seconds) */
+};
+
+/* HEAD key: 0 with st filled, -ENOENT (not logged) when it does not exist. */
+int lb_s3_stat(struct lb_s3 *s3, const char *key, struct lb_s3_stat *st);
+
+/* The server's clock now, in seconds since the epoch: the Date header of
+ * the latest answer plus the time elapsed since (it is truncated to the
+ * second, so this is never ahead of the server by more than the round
+ * trip). -1 before the first answer. */
+int64_t lb_s3_server_time(struct lb_s3 *s3);
+
 /* Exactly length bytes at offset into buf (which holds length bytes);
  * anything shorter or longer is an error. Returns length. */
 int lb_s3_get(struct lb_s3 *s3, const char *key, uint64_t offset, size_t length, void *buf);
@@ -89,6 +104,15 @@ int lb_s3_put(struct lb_s3 *s3, const char *key, const void *data, size_t len);
 
 /* S3 answers 204 for a key that does not exist, so this does too. */
 int lb_s3_delete(struct lb_s3 *s3, const char *key);
+/* The same, but never sent (or retried) at or after deadline_ms
+ * (CLOCK_MONOTONIC, lb_mono_ms()), and cut off by then: -ETIMEDOUT. For
+ * deletes that are safe only within a window (gc, docs/FORMAT.md). */
+int lb_s3_delete_by(struct lb_s3 *s3, const char *key, uint64_t deadline_ms);
+
+/* Copy the object onto itself (CopyObject with the metadata replaced): the
+ * bytes stay, the server-side copy makes Last-Modified now, and nothing
+ * is uploaded. How a writer refreshes an old chunk it relies on. */
+int lb_s3_touch(struct lb_s3 *s3, const char *key);
 
 struct lb_s3_entry {
 	const char *key;           /* the key, or the common prefix */
@@ -137,6 +161,12 @@ struct lb_s3_list_page {
  * DOCTYPE, nesting or values over their ceilings), or cb's error. */
 int lb_s3_parse_list(const char *xml, size_t len, lb_s3_list_cb cb, void *userdata,
 		     struct lb_s3_list_page *ret);
+
+/* "Wed, 21 Oct 2015 07:28:00 GMT" (RFC 7231 IMF-fixdate) and
+ * "2015-10-21T07:28:00.000Z" (ListObjectsV2's LastModified; fractions are
+ * dropped) to seconds since the epoch; -EINVAL for anything else. */
+int lb_s3_parse_http_date(const char *s, int64_t *ret);
+int lb_s3_parse_iso_time(const char *s, int64_t *ret);
 
 /* Full-jitter backoff before retry number attempt (0-based):
  * uniform in [0, min(cap, base * 2^attempt)] ms. rng is the PRNG state,

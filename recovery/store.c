@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -311,27 +312,38 @@ static char *s3_key(struct lb_store *st, const char *key)
 	return lb_strdupf("%s%s", st->prefix, key);
 }
 
-int lb_store_exists(struct lb_store *st, const char *key)
+int lb_store_stat(struct lb_store *st, const char *key, struct lb_store_stat *ret)
 {
 	if (st->http) {
 		int r = http_request(st, "HEAD", key, NULL, 0);
 
 		if (r < 0)
 			return r;
-		if (st->resp->status == 200)
+		if (st->resp->status == 200) {
+			if (ret) {
+				ret->size = st->resp->content_length;
+				if (lb_s3_parse_http_date(st->resp->last_modified, &ret->mtime) < 0)
+					ret->mtime = INT64_MAX; /* no time: as new as can be */
+			}
 			return 1;
+		}
 		r = http_status(st, key, "head");
 		return r == -ENOENT ? 0 : r;
 	}
 	if (st->s3) {
 		char *k = s3_key(st, key);
-		uint64_t size;
+		struct lb_s3_stat s;
 		int r;
 
 		if (!k)
 			return -EINVAL;
-		r = lb_s3_head(st->s3, k, &size, NULL);
+		/* Existence alone needs no Last-Modified from the server. */
+		r = ret ? lb_s3_stat(st->s3, k, &s) : lb_s3_head(st->s3, k, &s.size, NULL);
 		free(k);
+		if (r == 0 && ret) {
+			ret->size = s.size;
+			ret->mtime = s.mtime;
+		}
 		return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 	}
 
@@ -344,6 +356,93 @@ int lb_store_exists(struct lb_store *st, const char *key)
 	r = stat(p, &sb) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
 	if (r < 0)
 		lb_log("store %s: %s: %s", st->url, key, strerror(-r));
+	if (r == 1 && ret) {
+		ret->size = (uint64_t)sb.st_size;
+		ret->mtime = (int64_t)sb.st_mtime;
+	}
+	free(p);
+	return r;
+}
+
+int lb_store_exists(struct lb_store *st, const char *key)
+{
+	return lb_store_stat(st, key, NULL);
+}
+
+int lb_store_now(struct lb_store *st, int64_t *ret)
+{
+	int64_t t;
+	int r;
+
+	if (!st->s3) {
+		*ret = (int64_t)time(NULL);
+		return 0;
+	}
+	t = lb_s3_server_time(st->s3);
+	if (t < 0) {
+		/* No answer yet to read the server's clock from: ask once. */
+		r = lb_store_exists(st, "lifeboat-store.json");
+		if (r < 0)
+			return r;
+		t = lb_s3_server_time(st->s3);
+		if (t < 0) {
+			lb_log("store %s: the server's answers carry no Date header", st->url);
+			return -EPROTO;
+		}
+	}
+	*ret = t;
+	return 0;
+}
+
+int lb_store_touch(struct lb_store *st, const char *key)
+{
+	char *p;
+	int r;
+
+	if ((r = lb_store_writable(st)) < 0)
+		return r;
+	if (st->s3) {
+		char *k = s3_key(st, key);
+
+		r = k ? lb_s3_touch(st->s3, k) : -EINVAL;
+		free(k);
+		return r;
+	}
+	p = path_of(st, key);
+	if (!p)
+		return -EINVAL;
+	r = utimensat(AT_FDCWD, p, NULL, 0) == 0 ? 0 : -errno;
+	if (r < 0 && r != -ENOENT)
+		lb_log("store %s: touch %s: %s", st->url, key, strerror(-r));
+	free(p);
+	return r;
+}
+
+int lb_store_delete(struct lb_store *st, const char *key, uint64_t deadline_ms)
+{
+	char *p;
+	int r;
+
+	if ((r = lb_store_writable(st)) < 0)
+		return r;
+	if (st->s3) {
+		char *k = s3_key(st, key);
+
+		r = k ? lb_s3_delete_by(st->s3, k, deadline_ms) : -EINVAL;
+		free(k);
+		return r;
+	}
+	p = path_of(st, key);
+	if (!p)
+		return -EINVAL;
+	if (deadline_ms && lb_mono_ms() >= deadline_ms) {
+		lb_log("store %s: rm %s: not done: its window closed", st->url, key);
+		r = -ETIMEDOUT;
+	} else {
+		r = unlink(p) == 0 || errno == ENOENT ? 0 : -errno;
+		if (r < 0)
+			lb_log("store %s: rm %s: %s", st->url, key, strerror(-r));
+	}
 	free(p);
 	return r;
 }
@@ -578,11 +677,16 @@ static int list_dir(struct lb_store *st, const char *rel, bool delim, lb_store_l
 		if (S_ISDIR(sb.st_mode)) {
 			char *sub = lb_strdupf("%s/", key);
 
-			if (sub)
-				r = delim ? cb(sub, 0, userdata) : list_dir(st, sub, false, cb, userdata);
+			if (sub) {
+				struct lb_store_entry en = { sub, 0, -1 };
+
+				r = delim ? cb(&en, userdata) : list_dir(st, sub, false, cb, userdata);
+			}
 			free(sub);
 		} else if (S_ISREG(sb.st_mode)) {
-			r = cb(key, (uint64_t)sb.st_size, userdata);
+			struct lb_store_entry en = { key, (uint64_t)sb.st_size, (int64_t)sb.st_mtime };
+
+			r = cb(&en, userdata);
 		}
 		free(key);
 		free(full);
@@ -601,11 +705,17 @@ struct s3_list {
 static int s3_list_cb(const struct lb_s3_entry *e, void *userdata)
 {
 	struct s3_list *l = userdata;
+	struct lb_store_entry en = { NULL, e->size, -1 };
 	int r;
 
 	if (strlen(e->key) <= l->cut)
 		return 0;
-	r = l->cb(e->key + l->cut, e->size, l->userdata);
+	en.key = e->key + l->cut;
+	/* An object without a usable time is as new as can be: garbage
+	 * collection never takes it for old. */
+	if (!e->is_prefix && lb_s3_parse_iso_time(e->last_modified, &en.mtime) < 0)
+		en.mtime = INT64_MAX;
+	r = l->cb(&en, l->userdata);
 	return r > 0 ? -ECANCELED : r;
 }
 

@@ -7,7 +7,10 @@
  *                          without listings (points named SERVER/ID)
  *
  * Keys are relative to the prefix ("chunks/abcd/...", "points/web01/...").
- * Objects are immutable, so there is no overwrite, rename or locking. */
+ * Objects are immutable, so there is no overwrite, rename or locking; the
+ * times below (an object's age, the store's clock) are what garbage
+ * collection and writers coordinate by (docs/FORMAT.md, "Garbage
+ * collection"). */
 #ifndef LB_STORE_H
 #define LB_STORE_H
 
@@ -49,6 +52,27 @@ void lb_store_set_cancel(struct lb_store *st, const int *flag);
 
 /* 1 when key exists, 0 when not, -errno on failure (logged). */
 int lb_store_exists(struct lb_store *st, const char *key);
+
+struct lb_store_stat {
+	uint64_t size;
+	int64_t mtime; /* when the object was last written (or touched), UTC seconds */
+};
+/* Like lb_store_exists, and fills ret when the key exists. */
+int lb_store_stat(struct lb_store *st, const char *key, struct lb_store_stat *ret);
+
+/* The store's clock, UTC seconds: the S3 server's (its Date header, so a
+ * wrong local clock does not matter), the local clock for a directory.
+ * Object times compare with this clock only. 0 or -errno. */
+int lb_store_now(struct lb_store *st, int64_t *ret);
+
+/* Make key's mtime now without changing its bytes (S3: a server-side copy
+ * onto itself; nothing is uploaded). -ENOENT when it is gone. */
+int lb_store_touch(struct lb_store *st, const char *key);
+
+/* Remove key; a key already gone is not an error. deadline_ms (a
+ * lb_mono_ms() time, 0 = none): the request is neither sent nor retried
+ * from then on (-ETIMEDOUT). */
+int lb_store_delete(struct lb_store *st, const char *key, uint64_t deadline_ms);
 /* The whole object into a malloc'ed buffer; -EFBIG (logged) when it is
  * larger than max, -ENOENT (not logged) when it does not exist. */
 int lb_store_get(struct lb_store *st, const char *key, size_t max, void **ret, size_t *ret_len);
@@ -60,10 +84,17 @@ int lb_store_writable(const struct lb_store *st);
 /* Create key with these bytes (all or nothing: readers never see a part). */
 int lb_store_put(struct lb_store *st, const char *key, const void *data, size_t len);
 
+/* One listed key: relative to the store; a directory ("points/web01/",
+ * with delim) has size 0 and mtime -1. */
+struct lb_store_entry {
+	const char *key;
+	uint64_t size;
+	int64_t mtime;
+};
 /* Calls cb for each key below `dir` ("points/" lists "points/web01/" when
- * delim, else every key under it); keys are relative to the store. Stops
- * and returns cb's value when it is non-zero. */
-typedef int (*lb_store_list_cb)(const char *key, uint64_t size, void *userdata);
+ * delim, else every key under it). Stops and returns cb's value when it is
+ * non-zero. */
+typedef int (*lb_store_list_cb)(const struct lb_store_entry *e, void *userdata);
 int lb_store_list(struct lb_store *st, const char *dir, bool delim, lb_store_list_cb cb, void *userdata);
 
 #endif

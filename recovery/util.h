@@ -60,6 +60,12 @@ char *lb_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 bool lb_startswith(const char *s, const char *prefix);
 
+/* CLOCK_MONOTONIC in milliseconds: for deadlines and rates, never for
+ * what time it is. */
+uint64_t lb_mono_ms(void);
+/* Sleep ms milliseconds (restarted after signals). */
+void lb_sleep_ms(uint64_t ms);
+
 
 /* "48.0M", "1.8T", "512B": a size in powers of 1024, for tables. */
 #define LB_SIZE_STR 16

@@ -272,6 +272,25 @@ TEST(backoff_is_bounded_and_seeded)
 	unsetenv("LIFEBOAT_TEST_SEED");
 }
 
+/* The times gc and writers compare: Date/Last-Modified and LastModified. */
+TEST(answer_times)
+{
+	int64_t t = 0;
+
+	CHECK_INT(lb_s3_parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT", &t), 0);
+	CHECK_INT(t, 1445412480);
+	CHECK_INT(lb_s3_parse_iso_time("2015-10-21T07:28:00.000Z", &t), 0);
+	CHECK_INT(t, 1445412480);
+	CHECK_INT(lb_s3_parse_iso_time("2015-10-21T07:28:00Z", &t), 0);
+	CHECK_INT(t, 1445412480);
+	CHECK_INT(lb_s3_parse_http_date("Wed, 21 Oct 2015 07:28:00 UTC", &t), -EINVAL);
+	CHECK_INT(lb_s3_parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT trailing", &t), -EINVAL);
+	CHECK_INT(lb_s3_parse_http_date("", &t), -EINVAL);
+	CHECK_INT(lb_s3_parse_iso_time("2015-10-21T07:28:00.Z", &t), -EINVAL);
+	CHECK_INT(lb_s3_parse_iso_time("2015-10-21T07:28:00+02:00", &t), -EINVAL);
+	CHECK_INT(lb_s3_parse_iso_time("", &t), -EINVAL);
+}
+
 int main(void)
 {
 	RUN(error_body_aws);
@@ -283,5 +302,6 @@ int main(void)
 	RUN(malformed_listings_are_refused);
 	RUN(oversized_values_and_nesting_are_refused);
 	RUN(backoff_is_bounded_and_seeded);
+	RUN(answer_times);
 	return tap_done();
 }

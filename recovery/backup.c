@@ -10,11 +10,14 @@
 #include "backup.h"
 #include "chunk.h"
 #include "disk.h"
+#include "diskimg.h"
+#include "gpt.h"
 #include "hash.h"
 #include "pool.h"
 #include "probe.h"
 #include "target.h"
 #include "util.h"
+#include "writer.h"
 
 /* Chunks already known to be in the store during this run: a small
  * open-addressing set, so a disk of repeated blocks asks the store once. */
@@ -61,7 +64,7 @@ static int seen_add(struct seen *s, const uint8_t h[32])
 }
 
 /* What the source disk looks like, recorded as hints for mapping. */
-static void describe_source(const char *path, struct lb_manifest_disk *d)
+static void describe_source(const char *path, struct lb_diskimg *src, struct lb_manifest_disk *d)
 {
 	struct lb_disks_opts opts = { .all = true };
 	struct lb_disk_list *l = NULL;
@@ -71,7 +74,13 @@ static void describe_source(const char *path, struct lb_manifest_disk *d)
 
 	/* Hints (model, serial, ...) exist for block devices only. */
 	d->src_path = strdup(path);
-	if (lb_probe_node(path, &pi) == 0) {
+	if (lb_diskimg_format(src) != LB_DISKIMG_RAW) {
+		/* libblkid probes files, not the disk inside an image. */
+		uint8_t head[1024];
+
+		if (d->size >= sizeof(head) && lb_diskimg_read(src, 0, head, sizeof(head)) == 0)
+			lb_gpt_probe(head, sizeof(head), 512, &d->pttype, &d->ptuuid);
+	} else if (lb_probe_node(path, &pi) == 0) {
 		d->pttype = pi.pttype ? strdup(pi.pttype) : NULL;
 		d->ptuuid = pi.ptuuid ? strdup(pi.ptuuid) : NULL;
 	}
@@ -94,6 +103,7 @@ static void describe_source(const char *path, struct lb_manifest_disk *d)
 
 struct lb_backup {
 	struct lb_store *st;
+	struct lb_writer *writer;
 	int level;
 	bool allow_mounted;
 	struct lb_pool *pool;
@@ -102,7 +112,7 @@ struct lb_backup {
 	pthread_mutex_t mu; /* guards seen */
 	struct seen seen;
 	/* the disk in progress */
-	struct lb_target *src;
+	struct lb_diskimg *src;
 	struct lb_manifest_disk *d;
 	struct lb_index *idx;
 	struct lb_backup_stats s; /* added to atomically */
@@ -121,6 +131,23 @@ static int claim(struct lb_backup *b, const uint8_t h[32])
 	return r;
 }
 
+/* A chunk's frame, made only when the store lacks it, into the worker's
+ * buffer. */
+struct frame {
+	struct lb_pool_kit *w;
+	uint32_t len;
+	int level;
+};
+
+static int make_frame(void *ctx, const void **ret, size_t *ret_len)
+{
+	struct frame *f = ctx;
+	int r = lb_chunk_compress(f->w->codec, f->w->buf, f->len, f->level, f->w->z, f->w->zcap, ret_len);
+
+	*ret = f->w->z;
+	return r;
+}
+
 static int backup_chunk(void *userdata, size_t worker, uint64_t i)
 {
 	struct lb_backup *b = userdata;
@@ -132,7 +159,12 @@ static int backup_chunk(void *userdata, size_t worker, uint64_t i)
 	char key[128];
 	int r;
 
-	r = lb_target_read(b->src, i * (uint64_t)d->chunk_size, w->buf, len);
+	/* What an image does not allocate is zero: not even read. */
+	r = lb_diskimg_allocated(b->src, i * (uint64_t)d->chunk_size, len);
+	if (r == 0)
+		memset(w->buf, 0, len);
+	else if (r > 0)
+		r = lb_diskimg_read(b->src, i * (uint64_t)d->chunk_size, w->buf, len);
 	if (r < 0)
 		return r;
 	lb_pool_add(&b->s.chunks, 1);
@@ -151,16 +183,17 @@ static int backup_chunk(void *userdata, size_t worker, uint64_t i)
 		return r;
 	}
 	lb_chunk_key(h, key);
-	r = lb_store_exists(w->st, key);
+	{
+		struct frame f = { w, len, b->level };
+
+		r = lb_writer_place(b->writer, w->st, key, make_frame, &f, &zlen);
+	}
 	if (r < 0)
 		return r;
-	if (r == 1) {
+	if (r == 0) {
 		lb_pool_add(&b->s.reused, 1);
 		return 0;
 	}
-	if ((r = lb_chunk_compress(w->codec, w->buf, len, b->level, w->z, w->zcap, &zlen)) < 0 ||
-	    (r = lb_store_put(w->st, key, w->z, zlen)) < 0)
-		return r;
 	lb_pool_add(&b->s.uploaded, 1);
 	lb_pool_add(&b->s.bytes_uploaded, zlen);
 	return 0;
@@ -169,33 +202,37 @@ static int backup_chunk(void *userdata, size_t worker, uint64_t i)
 int lb_backup_disk(struct lb_backup *b, const char *path, struct lb_manifest_disk *d, struct lb_backup_stats *s)
 {
 	static const struct lb_pool_ops ops = { backup_chunk, NULL, 0 };
-	struct lb_target *src = NULL;
+	struct lb_diskimg *src = NULL;
 	struct lb_index *idx = NULL;
 	uint8_t *ib = NULL;
 	size_t iblen = 0;
 	char hex[65];
 	int r;
 
-	r = lb_target_open_source(path, &src);
+	/* A disk image made elsewhere (qcow2, VMDK, VHD) is read as the disk
+	 * it holds: this is how images are imported. */
+	r = lb_diskimg_open(path, &src);
 	if (r < 0)
 		goto fail;
-	if (lb_target_is_blockdev(src) && !b->allow_mounted) {
+	if (lb_diskimg_is_blockdev(src) && !b->allow_mounted) {
 		r = lb_target_check_unused(path);
 		if (r < 0) {
 			lb_log("%s: back it up from a snapshot, or pass --allow-mounted to take it as it is", path);
 			goto fail;
 		}
 	}
-	d->size = lb_target_size(src);
-	d->logical_sector_size = lb_target_logical_sector_size(src);
-	d->physical_sector_size = lb_target_physical_sector_size(src);
+	d->size = lb_diskimg_size(src);
+	if (lb_diskimg_format(src) != LB_DISKIMG_RAW)
+		lb_log("%s: a %s image of a %" PRIu64 "-byte disk", path, lb_diskimg_format_name(src), d->size);
+	d->logical_sector_size = lb_diskimg_logical_sector_size(src);
+	d->physical_sector_size = lb_diskimg_physical_sector_size(src);
 	if (d->size == 0 || d->size % d->logical_sector_size) {
 		lb_log("%s: %" PRIu64 " bytes is not a whole number of %u-byte sectors", path, d->size,
 		       d->logical_sector_size);
 		r = -EINVAL;
 		goto fail;
 	}
-	describe_source(path, d);
+	describe_source(path, src, d);
 	r = lb_index_new(d->chunk_size, d->size, &idx);
 	if (r < 0) {
 		lb_log("%s: %" PRIu64 " bytes in %u-byte chunks: %s", path, d->size, d->chunk_size,
@@ -233,19 +270,14 @@ int lb_backup_disk(struct lb_backup *b, const char *path, struct lb_manifest_dis
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = lb_store_exists(b->st, d->index_key);
-	if (r == 0)
-		r = lb_store_put(b->st, d->index_key, ib, iblen);
-	if (r < 0)
-		goto fail;
-	r = 0;
+	r = lb_writer_object(b->writer, d->index_key, ib, iblen);
 fail:
 	b->src = NULL;
 	b->d = NULL;
 	b->idx = NULL;
 	free(ib);
 	lb_index_free(idx);
-	lb_target_close(src);
+	lb_diskimg_close(src);
 	return r;
 }
 
@@ -259,6 +291,7 @@ int lb_backup_new(struct lb_store *st, const struct lb_backup_opts *o, struct lb
 		return -ENOMEM;
 	pthread_mutex_init(&b->mu, NULL);
 	b->st = st;
+	b->writer = o->writer;
 	b->level = o->level ? o->level : 3;
 	b->allow_mounted = o->allow_mounted;
 	b->n = lb_pool_size(o->workers, (uint64_t)chunk + lb_chunk_stored_max(chunk));

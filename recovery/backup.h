@@ -2,10 +2,14 @@
  * chunks and chunk indexes (docs/FORMAT.md). The manifest, which makes a
  * point visible, is the caller's to write, after every disk succeeded.
  *
+ * A disk is a block device, a raw file, or a qcow2, VMDK or VHD image read
+ * as the disk it holds (diskimg.h): that is how images are imported.
  * Each disk's chunks are spread over workers (pool.h), each with its own
  * connection to the store: a worker reads its chunk at its offset, skips it
- * when all zero, hashes it, and unless this run or the store already has
- * it, compresses and uploads it. Chunks in flight are one per worker; the
+ * when all zero (or unallocated in an image), hashes it, and unless this
+ * run or the store already has it, compresses and uploads it; what it
+ * reuses or uploads is placed through the point's writer, so a concurrent
+ * gc cannot collect it. Chunks in flight are one per worker; the
  * first failure stops the others and is the one logged. */
 #ifndef LB_BACKUP_H
 #define LB_BACKUP_H
@@ -16,7 +20,11 @@
 #include "manifest.h"
 #include "store.h"
 
+struct lb_writer;
+
 struct lb_backup_opts {
+	struct lb_writer *writer; /* the point's writer (writer.h): chunks and
+	                           * indexes go through it, for gc's protocol */
 	int level;          /* zstd level 1..19; 0 = 3 */
 	unsigned workers;   /* 0 = one per online CPU (lb_pool_size) */
 	uint32_t chunk_size; /* the largest chunk size of the run's disks */

@@ -1,4 +1,5 @@
 /* Command-line pieces shared by the commands. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,5 +163,65 @@ int lb_cli_parse_workers(const char *s, unsigned *ret)
 		return -EINVAL;
 	}
 	*ret = (unsigned)v;
+	return 0;
+}
+
+int lb_cli_parse_duration(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+	int64_t unit = 1;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (v > INT64_MAX / unit)
+		return -EINVAL;
+	*ret = (int64_t)v * unit;
+	return 0;
+}
+
+char *lb_cli_point_name(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(key, "points/", 7) != 0 || n < 7 + 5 || strcmp(key + n - 5, ".json") != 0)
+		return NULL;
+	return strndup(key + 7, n - 7 - 5);
+}
+
+int lb_cli_parse_level(const char *s, int *ret)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end || v < 1 || v > 19) {
+		lb_log("--level: 1 to 19, not '%s'", s);
+		return -EINVAL;
+	}
+	*ret = (int)v;
+	return 0;
+}
+
+int lb_cli_check_labels(const struct lb_cli_pairs *labels)
+{
+	for (size_t i = 0; i < labels->n; i++)
+		if (strlen(labels->names[i]) > 128 || strlen(labels->values[i]) > 1024) {
+			lb_log("--label %s: keys are at most 128 bytes, values 1024", labels->names[i]);
+			return -EINVAL;
+		}
 	return 0;
 }

@@ -48,4 +48,16 @@ int lb_cli_parse_workers(const char *s, unsigned *ret);
 /* "4096", "4K", "4M", "1G", "2T" (powers of 1024) -> bytes; -EINVAL. */
 int lb_cli_parse_size(const char *s, uint64_t *ret);
 
+/* --level: a zstd level 1-19; -EINVAL (logged). */
+int lb_cli_parse_level(const char *s, int *ret);
+/* --label pairs within the manifest's limits; -EINVAL (logged). */
+int lb_cli_check_labels(const struct lb_cli_pairs *labels);
+
+/* "90" or "90s", "30m", "36h", "7d", "2w" -> seconds; -EINVAL. */
+int lb_cli_parse_duration(const char *s, int64_t *ret);
+
+/* A point's id or a store's key, shortened for a table: the id of
+ * "points/SERVER/ID.json" ("SERVER/ID"). NULL when key is not one. */
+char *lb_cli_point_name(const char *key);
+
 #endif

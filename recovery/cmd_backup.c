@@ -57,6 +57,7 @@
 #include "point.h"
 #include "store.h"
 #include "util.h"
+#include "writer.h"
 
 /* Ids order a server's points by time, to the second, and `latest` relies
  * on it: a new point must be strictly newer than the newest one stored. Two
@@ -96,15 +97,6 @@ static int next_time(struct lb_store *st, const char *server, time_t *t)
 	}
 }
 
-static int ensure_marker(struct lb_store *st)
-{
-	static const char marker[] =
-		"{\"format\": \"lifeboat-store\", \"version\": 1, \"chunk_hash\": \"sha256\", \"compression\": \"zstd\"}\n";
-	int r = lb_store_exists(st, "lifeboat-store.json");
-
-	return r != 0 ? (r < 0 ? r : 0) : lb_store_put(st, "lifeboat-store.json", marker, sizeof(marker) - 1);
-}
-
 int cmd_backup(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_DISK, O_SYSTEM, O_BOOT, O_KIND, O_ITYPE, O_NAME, O_DESC, O_LABEL, O_CHUNK,
@@ -134,6 +126,7 @@ int cmd_backup(int argc, char **argv)
 	struct lb_backup_opts bo = { 0 };
 	struct lb_backup *b = NULL;
 	struct lb_backup_stats s = { 0 };
+	struct lb_writer *w = NULL;
 	const char *system = NULL, *boot = NULL;
 	char *json = NULL, *key = NULL, id[26];
 	size_t json_len = 0;
@@ -198,11 +191,8 @@ int cmd_backup(int argc, char **argv)
 			}
 			break;
 		case O_LEVEL:
-			bo.level = atoi(optarg);
-			if (bo.level < 1 || bo.level > 19) {
-				lb_log("--level: 1 to 19, not '%s'", optarg);
+			if (lb_cli_parse_level(optarg, &bo.level) < 0)
 				goto done;
-			}
 			break;
 		case O_MOUNTED:
 			bo.allow_mounted = true;
@@ -232,11 +222,8 @@ int cmd_backup(int argc, char **argv)
 			lb_log("--disk %s=...: a disk name is 1-32 of a-z 0-9 _ -", disks.names[i]);
 			goto done;
 		}
-	for (size_t i = 0; i < labels.n; i++)
-		if (strlen(labels.names[i]) > 128 || strlen(labels.values[i]) > 1024) {
-			lb_log("--label %s: keys are at most 128 bytes, values 1024", labels.names[i]);
-			goto done;
-		}
+	if (lb_cli_check_labels(&labels) < 0)
+		goto done;
 	if (m->kind == LB_KIND_BACKUP && (m->image_type != LB_IMAGE_NONE || m->name || m->description)) {
 		lb_log("--image-type, --name and --description are for --kind image");
 		goto done;
@@ -259,7 +246,8 @@ int cmd_backup(int argc, char **argv)
 	}
 
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_store_writable(st) < 0 || ensure_marker(st) < 0 ||
+	/* The writer makes the store's marker and takes the run's start. */
+	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_store_writable(st) < 0 || lb_writer_new(st, &w) < 0 ||
 	    next_time(st, m->server, &t0) < 0)
 		goto done;
 	if (lb_manifest_new_id(t0, id) < 0)
@@ -285,6 +273,7 @@ int cmd_backup(int argc, char **argv)
 			goto done;
 	}
 	bo.chunk_size = (uint32_t)chunk_size;
+	bo.writer = w;
 	if (lb_backup_new(st, &bo, &b) < 0)
 		goto done;
 
@@ -304,15 +293,15 @@ int cmd_backup(int argc, char **argv)
 	}
 	/* The manifest last: only now does the point exist. */
 	if (lb_manifest_format(m, &json, &json_len) < 0 || !(key = lb_manifest_key(m)) ||
-	    lb_store_put(st, key, json, json_len) < 0) {
+	    lb_writer_commit(w, key, json, json_len) < 0) {
 		lb_log("writing the manifest failed; no restore point was written");
 		goto done;
 	}
 	printf("%s/%s\n", m->server, m->id);
 	lb_log("stored %s in %s: %" PRIu64 " bytes read, %" PRIu64 " chunks uploaded (%" PRIu64 " bytes), %" PRIu64
-	       " reused, %" PRIu64 " zero, %lld s, %u workers",
-	       key, lb_store_url(st), s.bytes_read, s.uploaded, s.bytes_uploaded, s.reused, s.zero,
-	       (long long)(time(NULL) - t0), lb_backup_workers(b));
+	       " reused (%" PRIu64 " refreshed), %" PRIu64 " zero, %lld s, %u workers",
+	       key, lb_store_url(st), s.bytes_read, s.uploaded, s.bytes_uploaded, s.reused,
+	       lb_writer_stats(w)->touched, s.zero, (long long)(time(NULL) - t0), lb_backup_workers(b));
 	rc = LB_EXIT_OK;
 	goto done;
 usage:
@@ -322,6 +311,7 @@ done:
 	free(json);
 	free(key);
 	lb_backup_free(b);
+	lb_writer_free(w);
 	lb_cli_pairs_clear(&disks);
 	lb_cli_pairs_clear(&labels);
 	lb_manifest_free(m);

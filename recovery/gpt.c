@@ -154,3 +154,49 @@ fail:
 	free(mbr);
 	return r;
 }
+
+int lb_gpt_probe(const uint8_t *buf, size_t len, unsigned lss, char **ret_pttype, char **ret_ptuuid)
+{
+	const uint8_t *h = buf + lss, *g;
+	uint8_t copy[512];
+	uint32_t hsize;
+
+	*ret_pttype = *ret_ptuuid = NULL;
+	if (len < 2 * (size_t)lss || lss < 512)
+		return 0;
+	hsize = le32(h + 12);
+	if (memcmp(h, "EFI PART", 8) == 0 && hsize >= 92 && hsize <= sizeof(copy) && hsize <= lss) {
+		memcpy(copy, h, hsize);
+		put32(copy + 16, 0);
+		if (lb_crc32(copy, hsize) == le32(h + 16)) {
+			g = h + 56;
+			*ret_pttype = strdup("gpt");
+			*ret_ptuuid = lb_strdupf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+						 g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10],
+						 g[11], g[12], g[13], g[14], g[15]);
+		}
+	} else if (buf[510] == 0x55 && buf[511] == 0xaa) {
+		int used = 0;
+
+		/* A FAT boot sector ends the same way: an MBR's four entries
+		 * have boot flags 0 or 0x80, and one at least has a type. */
+		for (int i = 0; i < 4; i++) {
+			const uint8_t *e = buf + 446 + 16 * i;
+
+			if (e[0] != 0 && e[0] != 0x80)
+				return 0;
+			used += e[4] != 0;
+		}
+		if (!used)
+			return 0;
+		*ret_pttype = strdup("dos");
+		*ret_ptuuid = lb_strdupf("%08x", le32(buf + 440));
+	}
+	if ((*ret_pttype && !*ret_ptuuid) || (!*ret_pttype && *ret_ptuuid)) {
+		free(*ret_pttype);
+		free(*ret_ptuuid);
+		*ret_pttype = *ret_ptuuid = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}

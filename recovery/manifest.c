@@ -476,43 +476,54 @@ static int parse_root(struct ctx *c, json_object *root, struct lb_manifest *m)
 	return 0;
 }
 
-int lb_manifest_parse(const char *buf, size_t len, const char *key, struct lb_manifest **ret)
+/* Strict, depth-limited JSON of at most max bytes, nothing after it. */
+static int parse_json(struct ctx *c, const char *buf, size_t len, size_t max, json_object **ret)
 {
-	struct ctx c = { .key = key };
 	struct json_tokener *tok = NULL;
 	json_object *root = NULL;
-	struct lb_manifest *m = NULL;
-	size_t end;
-	int r;
+	int r = 0;
 
-	if (len > LB_MANIFEST_MAX) {
-		r = bad(&c, "%zu bytes, more than the limit of %u", len, LB_MANIFEST_MAX);
-		r = -EFBIG;
-		goto fail;
+	if (len > max) {
+		bad(c, "%zu bytes, more than the limit of %zu", len, max);
+		return -EFBIG;
 	}
-	if (memchr(buf, '\0', len)) {
-		r = bad(&c, "contains a NUL byte");
-		goto fail;
-	}
+	if (memchr(buf, '\0', len))
+		return bad(c, "contains a NUL byte");
 	tok = json_tokener_new_ex(MANIFEST_DEPTH);
-	if (!tok) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	if (!tok)
+		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, buf, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
 		enum json_tokener_error e = json_tokener_get_error(tok);
 
-		r = bad(&c, "not valid JSON at byte %zu: %s", json_tokener_get_parse_end(tok),
+		r = bad(c, "not valid JSON at byte %zu: %s", json_tokener_get_parse_end(tok),
 			e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
 		goto fail;
 	}
-	for (end = json_tokener_get_parse_end(tok); end < len; end++)
+	for (size_t end = json_tokener_get_parse_end(tok); end < len; end++)
 		if (!strchr(" \t\r\n", buf[end])) {
-			r = bad(&c, "trailing data at byte %zu", end);
+			r = bad(c, "trailing data at byte %zu", end);
 			goto fail;
 		}
+	*ret = root;
+	root = NULL;
+fail:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return r;
+}
+
+int lb_manifest_parse(const char *buf, size_t len, const char *key, struct lb_manifest **ret)
+{
+	struct ctx c = { .key = key };
+	json_object *root = NULL;
+	struct lb_manifest *m = NULL;
+	int r;
+
+	r = parse_json(&c, buf, len, LB_MANIFEST_MAX, &root);
+	if (r < 0)
+		goto fail;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		r = -ENOMEM;
@@ -542,8 +553,6 @@ int lb_manifest_parse(const char *buf, size_t len, const char *key, struct lb_ma
 fail:
 	lb_manifest_free(m);
 	json_object_put(root);
-	if (tok)
-		json_tokener_free(tok);
 	return r;
 }
 
@@ -583,6 +592,26 @@ void lb_manifest_free(struct lb_manifest *m)
 	free(m->parent);
 	free(m->tool);
 	free(m);
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return src && !*dst ? -ENOMEM : 0;
+}
+
+int lb_manifest_disk_copy(struct lb_manifest_disk *dst, const struct lb_manifest_disk *src)
+{
+	*dst = *src;
+	dst->name = dst->pttype = dst->ptuuid = dst->src_path = dst->src_model = NULL;
+	dst->src_serial = dst->src_wwn = dst->src_by_path = dst->index_key = NULL;
+	if (dup_opt(&dst->name, src->name) < 0 || dup_opt(&dst->pttype, src->pttype) < 0 ||
+	    dup_opt(&dst->ptuuid, src->ptuuid) < 0 || dup_opt(&dst->src_path, src->src_path) < 0 ||
+	    dup_opt(&dst->src_model, src->src_model) < 0 || dup_opt(&dst->src_serial, src->src_serial) < 0 ||
+	    dup_opt(&dst->src_wwn, src->src_wwn) < 0 || dup_opt(&dst->src_by_path, src->src_by_path) < 0 ||
+	    dup_opt(&dst->index_key, src->index_key) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 /* ---- the writer ---- */
@@ -828,4 +857,58 @@ void lb_index_free(struct lb_index *idx)
 		return;
 	free(idx->hash);
 	free(idx);
+}
+
+/* ---- the store marker ---- */
+
+int lb_marker_parse(const char *buf, size_t len, const char *name, struct lb_marker *ret)
+{
+	struct ctx c = { .key = name };
+	json_object *root = NULL, *v;
+	char *s = NULL;
+	uint64_t u;
+	int r;
+
+	if ((r = parse_json(&c, buf, len, LB_MARKER_MAX, &root)) < 0)
+		goto fail;
+	if (json_object_get_type(root) != json_type_object) {
+		r = bad(&c, "not a JSON object");
+		goto fail;
+	}
+	if ((r = get_str(&c, root, "", "format", true, 64, &s)) < 0)
+		goto fail;
+	if (strcmp(s, "lifeboat-store") != 0) {
+		r = bad(&c, "'%s': this prefix is not a Lifeboat store", s);
+		goto fail;
+	}
+	if ((r = get_u64(&c, root, "", "version", 1, UINT32_MAX, &u)) < 0)
+		goto fail;
+	if (u != 1) {
+		r = bad(&c, "store version %llu; this lifeboat writes version 1 (upgrade it)", (unsigned long long)u);
+		goto fail;
+	}
+	ret->gc_grace = LB_GC_GRACE_DEFAULT;
+	if (json_object_object_get_ex(root, "gc_grace_seconds", &v)) {
+		if ((r = get_u64(&c, root, "", "gc_grace_seconds", LB_GC_GRACE_MIN, LB_GC_GRACE_MAX, &u)) < 0)
+			goto fail;
+		ret->gc_grace = (int64_t)u;
+	}
+	r = 0;
+fail:
+	free(s);
+	json_object_put(root);
+	return r;
+}
+
+int lb_marker_format(const struct lb_marker *m, char **ret_buf, size_t *ret_len)
+{
+	char *p = lb_strdupf("{\"format\": \"lifeboat-store\", \"version\": 1, \"chunk_hash\": \"sha256\", "
+			     "\"compression\": \"zstd\", \"gc_grace_seconds\": %lld}\n",
+			     (long long)m->gc_grace);
+
+	if (!p)
+		return -ENOMEM;
+	*ret_buf = p;
+	*ret_len = strlen(p);
+	return 0;
 }

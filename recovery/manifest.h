@@ -68,6 +68,9 @@ int lb_manifest_format(const struct lb_manifest *m, char **ret_buf, size_t *ret_
 char *lb_manifest_key(const struct lb_manifest *m);
 
 void lb_manifest_free(struct lb_manifest *m);
+/* Deep copy of one disk entry (dst zeroed first); -ENOMEM leaves dst to
+ * be freed with the manifest it belongs to. */
+int lb_manifest_disk_copy(struct lb_manifest_disk *dst, const struct lb_manifest_disk *src);
 
 /* The naming rules, for checking command-line input before any work. */
 bool lb_manifest_server_ok(const char *s);    /* 1-63 of A-Za-z0-9._-, no leading . */
@@ -99,5 +102,24 @@ int lb_index_format(const struct lb_index *idx, uint8_t **ret_buf, size_t *ret_l
  * chunks counted with the real hash of their zero bytes. */
 int lb_index_digest(const struct lb_index *idx, uint8_t ret[32]);
 void lb_index_free(struct lb_index *idx);
+
+/* The store marker, lifeboat-store.json. gc_grace is the store's grace
+ * period for garbage collection (docs/FORMAT.md): every writer and every
+ * collector of the store reads it from here, so they agree on it. */
+#define LB_MARKER_KEY "lifeboat-store.json"
+#define LB_MARKER_MAX (64u << 10)
+#define LB_GC_GRACE_DEFAULT (7 * 86400)
+#define LB_GC_GRACE_MIN 32
+#define LB_GC_GRACE_MAX (366 * 86400)
+
+struct lb_marker {
+	int64_t gc_grace; /* seconds */
+};
+
+/* -EBADMSG (logged, naming `name`) for another format, a version above
+ * 1, or a grace outside [LB_GC_GRACE_MIN, LB_GC_GRACE_MAX]; a marker
+ * without gc_grace_seconds has the default. */
+int lb_marker_parse(const char *buf, size_t len, const char *name, struct lb_marker *ret);
+int lb_marker_format(const struct lb_marker *m, char **ret_buf, size_t *ret_len);
 
 #endif

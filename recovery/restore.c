@@ -12,6 +12,7 @@
 #include "gpt.h"
 #include "hash.h"
 #include "manifest.h"
+#include "point.h"
 #include "pool.h"
 #include "restore.h"
 #include "target.h"
@@ -178,39 +179,6 @@ static int body_chunk(struct lb_pool_kit *w, struct job *j, const struct lb_inde
 	return 0;
 }
 
-/* The disk's chunk index, checked against the manifest. */
-static int load_index(struct lb_store *st, const struct lb_manifest_disk *d, struct lb_index **ret)
-{
-	uint8_t h[32];
-	void *ib = NULL;
-	size_t iblen = 0;
-	int r;
-
-	r = lb_store_get(st, d->index_key, d->index_size, &ib, &iblen);
-	if (r == -ENOENT)
-		lb_log("disk %s: its chunk index %s is missing from the store", d->name, d->index_key);
-	if (r < 0)
-		goto fail;
-	if ((r = lb_sha256(ib, iblen, h)) < 0)
-		goto fail;
-	if (iblen != d->index_size || memcmp(h, d->index_sha256, 32) != 0) {
-		lb_log("disk %s: chunk index %s does not match the manifest (corrupt or replaced)", d->name, d->index_key);
-		r = -EBADMSG;
-		goto fail;
-	}
-	if ((r = lb_index_parse(ib, iblen, d->index_key, ret)) < 0)
-		goto fail;
-	if ((*ret)->chunk_size != d->chunk_size || (*ret)->disk_size != d->size) {
-		lb_log("disk %s: chunk index %s disagrees with the manifest", d->name, d->index_key);
-		lb_index_free(*ret);
-		*ret = NULL;
-		r = -EBADMSG;
-	}
-fail:
-	free(ib);
-	return r;
-}
-
 static int pool_chunk(void *userdata, size_t worker, uint64_t i)
 {
 	struct run *run = userdata;
@@ -286,7 +254,7 @@ static int restore_disk(struct run *run, struct job *j, bool delta, struct progr
 	uint8_t **hdr = NULL;
 	int r;
 
-	if ((r = load_index(run->w[0].st, d, &idx)) < 0)
+	if ((r = lb_point_index(run->w[0].st, d, &idx)) < 0)
 		goto fail;
 	hdr = calloc(idx->count, sizeof(*hdr));
 	if (!hdr) {

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hashset.h"
 #include "manifest.h"
 #include "tap.h"
+#include "writer.h"
 
 static const char *vec_chunk_hash[3] = {
 	"c8f5d0341d54d951a71b136e6e2afcb14d11ed8489a7ae126a8fee0df6ecf193",
@@ -235,6 +237,79 @@ TEST(manifest_size_limits)
 	free(big);
 }
 
+TEST(store_marker)
+{
+	struct lb_marker m = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	static const char *const refused[] = {
+		"{\"format\": \"lifeboat-store\", \"version\": 2}",
+		"{\"format\": \"other\", \"version\": 1}",
+		"{\"format\": \"lifeboat-store\", \"version\": 1, \"gc_grace_seconds\": 31}",
+		"{\"format\": \"lifeboat-store\", \"version\": 1, \"gc_grace_seconds\": 99999999999}",
+		"{\"format\": \"lifeboat-store\", \"version\": 1, \"gc_grace_seconds\": \"7d\"}",
+		"{\"format\": \"lifeboat-store\", \"version\": 1} x",
+		"[1]",
+	};
+	const char *old = "{\"format\": \"lifeboat-store\", \"version\": 1, \"chunk_hash\": \"sha256\", \"compression\": \"zstd\"}\n";
+
+	/* a marker without a grace (version 1 before gc) has the default */
+	CHECK_INT(lb_marker_parse(old, strlen(old), "m", &m), 0);
+	CHECK_INT(m.gc_grace, LB_GC_GRACE_DEFAULT);
+	m.gc_grace = 40;
+	CHECK_INT(lb_marker_format(&m, &buf, &len), 0);
+	m.gc_grace = 0;
+	CHECK_INT(lb_marker_parse(buf, len, "m", &m), 0);
+	CHECK_INT(m.gc_grace, 40);
+	free(buf);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		CHECK_INT(lb_marker_parse(refused[i], strlen(refused[i]), "m", &m), -EBADMSG);
+}
+
+TEST(gc_times)
+{
+	struct lb_gc_times t;
+
+	/* docs/FORMAT.md: W = clamp(G/64, 1, 2), L = G/4, R = G - L - W - 2 */
+	lb_gc_times(604800, &t);
+	CHECK_INT(t.window, 2);
+	CHECK_INT(t.limit, 151200);
+	CHECK_INT(t.refresh_age, 604800 - 151200 - 2 - 2);
+	lb_gc_times(40, &t);
+	CHECK_INT(t.window, 1);
+	CHECK_INT(t.limit, 10);
+	CHECK_INT(t.refresh_age, 27);
+	lb_gc_times(LB_GC_GRACE_MIN, &t);
+	CHECK(t.refresh_age > 0 && t.limit - t.window - 2 > 0);
+}
+
+TEST(hashset)
+{
+	struct lb_hashset *s = NULL;
+	uint8_t h[32] = { 0 }, v = 0;
+
+	CHECK_INT(lb_hashset_new(&s), 0);
+	CHECK_INT(lb_hashset_put(s, h, 1), -EINVAL); /* the zero hash is the empty slot */
+	for (uint32_t i = 1; i <= 5000; i++) {
+		memcpy(h, &i, sizeof(i));
+		h[31] = 0x5a;
+		CHECK_INT(lb_hashset_put(s, h, (uint8_t)(i % 7)), 0);
+	}
+	CHECK_INT(lb_hashset_count(s), 5000);
+	for (uint32_t i = 1; i <= 5000; i++) {
+		memcpy(h, &i, sizeof(i));
+		CHECK_INT(lb_hashset_get(s, h, &v), 1);
+		CHECK_INT(v, i % 7);
+	}
+	h[31] = 0x5b;
+	CHECK_INT(lb_hashset_get(s, h, NULL), 0);
+	h[31] = 0x5a;
+	CHECK_INT(lb_hashset_put(s, h, 9), 0); /* an update, not a second entry */
+	CHECK_INT(lb_hashset_count(s), 5000);
+	lb_hashset_free(s);
+	lb_hashset_free(NULL);
+}
+
 int main(void)
 {
 	RUN(vector_chunks_and_index);
@@ -245,5 +320,8 @@ int main(void)
 	RUN(new_id_has_the_time);
 	RUN(manifest_refusals);
 	RUN(manifest_size_limits);
+	RUN(store_marker);
+	RUN(gc_times);
+	RUN(hashset);
 	return tap_done();
 }

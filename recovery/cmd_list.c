@@ -1,10 +1,11 @@
 /* list - the restore points in a store
  * usage: lifeboat list [options] STORE [SERVER]
  *
- * One line per restore point: server, id, kind (backup, or image and its
- * type), creation time (UTC), and its disks with their sizes. Only points
- * whose manifest is valid are listed; damaged ones are reported on stderr.
- * STORE is s3://bucket/prefix or a directory.
+ * Backups first, then images, each under its heading; one line per point:
+ * server, id, kind (backup, or image and its type), creation time (UTC),
+ * and its disks with their sizes; an image's line ends with its name in
+ * quotes. Only points whose manifest is valid are listed; damaged ones are
+ * reported on stderr. STORE is s3://bucket/prefix or a directory.
  *
  * Options:
  *   --json                 one JSON document: {"points": [...]}
@@ -52,8 +53,9 @@ int cmd_list(int argc, char **argv)
 	struct lb_store_opts sopts = { 0 };
 	struct lb_store *st = NULL;
 	struct lb_json *j = NULL;
-	char **servers = NULL;
-	size_t n_servers = 0;
+	char **servers = NULL, *rows[2] = { NULL, NULL };
+	size_t n_servers = 0, rows_len[2] = { 0, 0 }, n_rows[2] = { 0, 0 };
+	FILE *out[2] = { NULL, NULL };
 	bool json = false;
 	int c, rc = LB_EXIT_USAGE;
 
@@ -77,14 +79,8 @@ int cmd_list(int argc, char **argv)
 	rc = LB_EXIT_FAILURE;
 	if (lb_store_open(argv[optind], &sopts, &st) < 0)
 		goto done;
-	if (optind == argc - 2) {
-		servers = calloc(1, sizeof(char *));
-		if (!servers || !(servers[0] = strdup(argv[optind + 1])))
-			goto done;
-		n_servers = 1;
-	} else if (lb_point_servers(st, &servers, &n_servers) < 0) {
+	if (lb_point_servers_or(st, optind == argc - 2 ? argv[optind + 1] : NULL, &servers, &n_servers) < 0)
 		goto done;
-	}
 	if (json) {
 		if (lb_json_new(stdout, true, &j) < 0)
 			goto done;
@@ -92,7 +88,10 @@ int cmd_list(int argc, char **argv)
 		lb_json_key(j, "points");
 		lb_json_array_begin(j);
 	} else {
-		printf("%-20s %-25s %-13s %-20s %s\n", "SERVER", "ID", "KIND", "CREATED (UTC)", "DISKS");
+		/* Backups and images apart: two buffers, printed in turn. */
+		for (int k = 0; k < 2; k++)
+			if (!(out[k] = open_memstream(&rows[k], &rows_len[k])))
+				goto done;
 	}
 	for (size_t s = 0; s < n_servers; s++) {
 		char **keys = NULL;
@@ -124,6 +123,8 @@ int cmd_list(int argc, char **argv)
 				lb_json_key(j, "image_type"),
 					lb_json_string(j, m->kind == LB_KIND_BACKUP ? NULL : kind_str(m) + 6);
 				lb_json_key(j, "name"), lb_json_string(j, m->name);
+				lb_json_key(j, "description"), lb_json_string(j, m->description);
+				lb_json_key(j, "parent"), lb_json_string(j, m->parent);
 				lb_json_key(j, "created"), lb_json_u64(j, (uint64_t)m->created);
 				lb_json_key(j, "disks");
 				lb_json_array_begin(j);
@@ -137,14 +138,19 @@ int cmd_list(int argc, char **argv)
 				lb_json_array_end(j);
 				lb_json_object_end(j);
 			} else {
-				printf("%-20s %-25s %-13s %-20s", m->server, m->id, kind_str(m), created);
+				FILE *o = out[m->kind == LB_KIND_IMAGE];
+
+				n_rows[m->kind == LB_KIND_IMAGE]++;
+				fprintf(o, "%-20s %-25s %-13s %-20s", m->server, m->id, kind_str(m), created);
 				for (size_t d = 0; d < m->n_disks; d++) {
 					char h[LB_SIZE_STR];
 
 					lb_size_str(m->disks[d].size, h);
-					printf("%s%s:%s", d ? " " : " ", m->disks[d].name, h);
+					fprintf(o, " %s:%s", m->disks[d].name, h);
 				}
-				printf("\n");
+				if (m->kind == LB_KIND_IMAGE)
+					fprintf(o, "  \"%s\"", m->name ? m->name : "");
+				fprintf(o, "\n");
 			}
 			lb_manifest_free(m);
 		}
@@ -158,12 +164,33 @@ int cmd_list(int argc, char **argv)
 			goto done;
 		}
 		j = NULL;
+	} else {
+		static const char *const heads[2] = { "BACKUPS", "IMAGES" };
+
+		for (int k = 0; k < 2; k++) {
+			if (fclose(out[k]) != 0) {
+				out[k] = NULL;
+				goto done;
+			}
+			out[k] = NULL;
+			printf("%s%s\n", k ? "\n" : "", heads[k]);
+			if (n_rows[k])
+				printf("%-20s %-25s %-13s %-20s %s\n%s", "SERVER", "ID", "KIND", "CREATED (UTC)",
+				       k ? "DISKS  \"NAME\"" : "DISKS", rows[k]);
+			else
+				printf("  (none)\n");
+		}
 	}
 	rc = LB_EXIT_OK;
 	goto done;
 usage:
 	fputs("usage: lifeboat list [options] STORE [SERVER]\n", stderr);
 done:
+	for (int k = 0; k < 2; k++) {
+		if (out[k])
+			fclose(out[k]);
+		free(rows[k]);
+	}
 	if (j)
 		lb_json_free(j);
 	lb_point_strv_free(servers, n_servers);

@@ -26,6 +26,11 @@ int cmd_show(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_console(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_scrub(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Text of "lifeboat --version", shared with "lifeboat version" later. */
 void lb_print_version(void);

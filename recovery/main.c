@@ -26,6 +26,11 @@ static const struct lb_command commands[] = {
 	{ "show", cmd_show, SUMMARY_show, HELP_show },
 	{ "deploy", cmd_deploy, SUMMARY_deploy, HELP_deploy },
 	{ "write", cmd_write, SUMMARY_write, HELP_write },
+	{ "prune", cmd_prune, SUMMARY_prune, HELP_prune },
+	{ "gc", cmd_gc, SUMMARY_gc, HELP_gc },
+	{ "scrub", cmd_scrub, SUMMARY_scrub, HELP_scrub },
+	{ "image", cmd_image, SUMMARY_image, HELP_image },
+	{ "export", cmd_export, SUMMARY_export, HELP_export },
 	{ "s3", cmd_s3, SUMMARY_s3, HELP_s3 },
 };
 

@@ -13,6 +13,7 @@
 #   make bench    bench/restore-speed: restore and backup of a 4 GiB system disk against
 #                 curl|zstd|dd, bmaptool and casync, from nginx and Ceph RGW, HTTP and
 #                 HTTPS, on loopback and over a 1 Gbit/s link, with the machine's limits
+#                 bench/lifecycle: 10 daily backups against full copies, scrub and gc speed
 #   make clean    remove out/ (the build cache in ~/.cache/lifeboat stays)
 #   make clean-cache   remove the build cache as well (next build is cold)
 #   make help     this text
@@ -47,7 +48,7 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 all: iso pxe lifeboat
 
 help:
-	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)"; exit 1; fi
@@ -114,6 +115,7 @@ test: all host-lifeboat
 
 bench: lifeboat host-libs
 	bench/restore-speed $(OUT)/bin/lifeboat
+	bench/lifecycle $(OUT)/bin/lifeboat
 
 clean:
 	rm -rf $(OUT)

@@ -284,9 +284,12 @@ fail:
 int lb_backup_new(struct lb_store *st, const struct lb_backup_opts *o, struct lb_backup **ret)
 {
 	uint32_t chunk = o->chunk_size ? o->chunk_size : LB_CHUNK_SIZE_DEFAULT;
-	struct lb_backup *b = calloc(1, sizeof(*b));
+	struct lb_backup *b;
 	int r = -ENOMEM;
 
+	if (!o->writer)
+		return -EINVAL; /* every backup goes through a writer: gc relies on it */
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_init(&b->mu, NULL);

@@ -11,7 +11,8 @@
 
 /* The store options every command that opens a store takes, as entries
  * for a getopt_long table and their handler. */
-enum { LB_OPT_ENDPOINT = 1000, LB_OPT_REGION, LB_OPT_CA_BUNDLE, LB_OPT_PATH_STYLE, LB_OPT_VIRTUAL_HOST };
+enum { LB_OPT_ENDPOINT = 1000, LB_OPT_REGION, LB_OPT_CA_BUNDLE, LB_OPT_PATH_STYLE, LB_OPT_VIRTUAL_HOST,
+       LB_OPT_TRUST_KEY };
 #define LB_CLI_STORE_OPTIONS                                                   \
 	{ "endpoint", required_argument, NULL, LB_OPT_ENDPOINT },              \
 	{ "region", required_argument, NULL, LB_OPT_REGION },                  \
@@ -20,6 +21,10 @@ enum { LB_OPT_ENDPOINT = 1000, LB_OPT_REGION, LB_OPT_CA_BUNDLE, LB_OPT_PATH_STYL
 	{ "virtual-host", no_argument, NULL, LB_OPT_VIRTUAL_HOST }
 /* true when getopt's c was a store option (now stored in o). */
 bool lb_cli_store_option(int c, const char *arg, struct lb_store_opts *o);
+
+/* --trust-key FILE (repeatable), for the commands that load points: the
+ * files are collected in l and handed to lb_keyring_load. */
+#define LB_CLI_TRUST_OPTION { "trust-key", required_argument, NULL, LB_OPT_TRUST_KEY }
 
 /* Ordered NAME=VALUE pairs (--disk system=/dev/sda, --label k=v). */
 struct lb_cli_pairs {

@@ -26,6 +26,10 @@
  *                          each over its own connection (default: one per CPU, 1-64)
  *   --allow-mounted        back up a mounted disk (its file systems may be
  *                          inconsistent: stop writers or use a snapshot)
+ *   --sign-key FILE        sign the point with this private key (lifeboat key
+ *                          generate; mode 0600), default $LIFEBOAT_SIGN_KEY:
+ *                          its signature (points/SERVER/ID.sig) is stored
+ *                          just before the manifest
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
@@ -52,9 +56,11 @@
 #include "backup.h"
 #include "cli.h"
 #include "help.h"
+#include "key.h"
 #include "lifeboat.h"
 #include "manifest.h"
 #include "point.h"
+#include "sig.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -97,10 +103,24 @@ static int next_time(struct lb_store *st, const char *server, time_t *t)
 	}
 }
 
+/* points/SERVER/ID.sig for the manifest bytes about to be stored. */
+static int put_signature(struct lb_store *st, const struct lb_key *k, const char *key, const char *json, size_t len)
+{
+	char *sig = NULL, *sig_key = lb_sig_key(key);
+	size_t sig_len = 0;
+	int r = sig_key ? lb_sig_format(k, key, json, len, &sig, &sig_len) : -ENOMEM;
+
+	if (r == 0)
+		r = lb_store_put(st, sig_key, sig, sig_len);
+	free(sig);
+	free(sig_key);
+	return r;
+}
+
 int cmd_backup(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_DISK, O_SYSTEM, O_BOOT, O_KIND, O_ITYPE, O_NAME, O_DESC, O_LABEL, O_CHUNK,
-	       O_LEVEL, O_MOUNTED, O_WORKERS };
+	       O_LEVEL, O_MOUNTED, O_WORKERS, O_SIGN };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "disk", required_argument, NULL, O_DISK },
@@ -114,6 +134,7 @@ int cmd_backup(int argc, char **argv)
 		{ "chunk-size", required_argument, NULL, O_CHUNK },
 		{ "level", required_argument, NULL, O_LEVEL },
 		{ "allow-mounted", no_argument, NULL, O_MOUNTED },
+		{ "sign-key", required_argument, NULL, O_SIGN },
 		{ "workers", required_argument, NULL, O_WORKERS },
 		LB_CLI_STORE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -127,7 +148,8 @@ int cmd_backup(int argc, char **argv)
 	struct lb_backup *b = NULL;
 	struct lb_backup_stats s = { 0 };
 	struct lb_writer *w = NULL;
-	const char *system = NULL, *boot = NULL;
+	const char *system = NULL, *boot = NULL, *sign_path = getenv("LIFEBOAT_SIGN_KEY");
+	struct lb_key *sign = NULL;
 	char *json = NULL, *key = NULL, id[26];
 	size_t json_len = 0;
 	uint64_t chunk_size = LB_CHUNK_SIZE_DEFAULT;
@@ -201,6 +223,9 @@ int cmd_backup(int argc, char **argv)
 			if (lb_cli_parse_workers(optarg, &bo.workers) < 0)
 				goto done;
 			break;
+		case O_SIGN:
+			sign_path = optarg;
+			break;
 		case 'h':
 			fputs(HELP_backup, stdout);
 			rc = LB_EXIT_OK;
@@ -246,6 +271,9 @@ int cmd_backup(int argc, char **argv)
 	}
 
 	rc = LB_EXIT_FAILURE;
+	/* The key before any upload: a wrong key file costs nothing. */
+	if (sign_path && *sign_path && lb_key_load(sign_path, true, &sign) < 0)
+		goto done;
 	/* The writer makes the store's marker and takes the run's start. */
 	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_store_writable(st) < 0 || lb_writer_new(st, &w) < 0 ||
 	    next_time(st, m->server, &t0) < 0)
@@ -291,13 +319,16 @@ int cmd_backup(int argc, char **argv)
 		       disks.names[i], disks.values[i], s.chunks - before.chunks, s.uploaded - before.uploaded,
 		       s.bytes_uploaded - before.bytes_uploaded, s.reused - before.reused, s.zero - before.zero);
 	}
-	/* The manifest last: only now does the point exist. */
+	/* The manifest last: only now does the point exist. Its signature
+	 * just before it, so that a point is never visible unsigned. */
 	if (lb_manifest_format(m, &json, &json_len) < 0 || !(key = lb_manifest_key(m)) ||
-	    lb_writer_commit(w, key, json, json_len) < 0) {
+	    (sign && put_signature(st, sign, key, json, json_len) < 0) || lb_writer_commit(w, key, json, json_len) < 0) {
 		lb_log("writing the manifest failed; no restore point was written");
 		goto done;
 	}
 	printf("%s/%s\n", m->server, m->id);
+	if (sign)
+		lb_log("signed %s with key %.16s (%s)", key, lb_key_id(sign), lb_key_name(sign));
 	lb_log("stored %s in %s: %" PRIu64 " bytes read, %" PRIu64 " chunks uploaded (%" PRIu64 " bytes), %" PRIu64
 	       " reused (%" PRIu64 " refreshed), %" PRIu64 " zero, %lld s, %u workers",
 	       key, lb_store_url(st), s.bytes_read, s.uploaded, s.bytes_uploaded, s.reused,
@@ -315,6 +346,7 @@ done:
 	lb_cli_pairs_clear(&disks);
 	lb_cli_pairs_clear(&labels);
 	lb_manifest_free(m);
+	lb_key_free(sign);
 	lb_store_close(st);
 	return rc;
 }

@@ -24,6 +24,10 @@
  * Every question takes b (back), q (leave), ! (a shell, exit returns to the
  * question) and ? (the keys). Nothing is written before step 6 is typed.
  *
+ * With trusted keys (embedded in the image under /etc/lifeboat/trusted-keys,
+ * or trust_key in the config) step 4 offers only points whose signature by
+ * one of them verifies; the others are listed as refused.
+ *
  * The secret key is read with echo off, never printed or logged, and never
  * put in argv or an environment: a shell started from here does not see
  * it. It is wiped from memory when the console ends.
@@ -36,7 +40,8 @@
  * Options:
  *   --config FILE   defaults for step 2 (default /etc/lifeboat/lifeboat.conf,
  *                   the deploy format: store, endpoint, region, ca_bundle,
- *                   access_key_id, secret_access_key, session_token)
+ *                   access_key_id, secret_access_key, session_token,
+ *                   trust_key)
  *   -h, --help      this text
  *
  * Exit status: 0 a restore finished, 1 the last restore failed, 2 usage
@@ -58,6 +63,7 @@
 #include "config.h"
 #include "disk.h"
 #include "help.h"
+#include "key.h"
 #include "hints.h"
 #include "lifeboat.h"
 #include "manifest.h"
@@ -89,6 +95,7 @@ struct console {
 	char **servers;
 	size_t n_servers;
 	char *server;
+	struct lb_keyring *trust;     /* with any key, only points it signed are offered */
 	struct lb_manifest *m;        /* the chosen point */
 	char **targets;               /* per disk of m: a path, or NULL (skipped) */
 	size_t map_at;                /* the disk of m step 5 asks about */
@@ -645,8 +652,10 @@ static enum step step_point(struct console *c)
 		const char *key = keys[n - 1 - k];
 		char when[32], disks[512];
 
-		if (lb_point_load(c->st, key, &shown[k]) < 0) {
-			lb_ui_say(c->ui, "%3zu  (damaged or unreadable, see above: not offered)", k + 1);
+		if (lb_point_load(c->st, key, c->trust, &shown[k], NULL) < 0) {
+			lb_ui_say(c->ui, "%3zu  (%s, see above: not offered)", k + 1,
+				  lb_keyring_count(c->trust) ? "damaged, unreadable or not signed by a trusted key" :
+							       "damaged or unreadable");
 			continue;
 		}
 		utc(shown[k]->created, when);
@@ -676,7 +685,7 @@ static enum step step_point(struct console *c)
 		{
 			char *spec = lb_strdupf("%s/%s", c->server, c->line);
 
-			if (spec && strcmp(c->line, "latest") && !strchr(c->line, '/') && lb_point_load(c->st, spec, &c->m) == 0) {
+			if (spec && strcmp(c->line, "latest") && !strchr(c->line, '/') && lb_point_load(c->st, spec, c->trust, &c->m, NULL) == 0) {
 				free(spec);
 				break;
 			}
@@ -1156,6 +1165,15 @@ int cmd_console(int argc, char **argv)
 		lb_ui_say(c->ui, "The config file is not used (see above): type the store's details instead.");
 		lb_config_clear(&c->conf);
 	}
+	/* The image's trusted keys (and the config's trust_key): a broken one
+	 * stops the console rather than quietly letting unsigned points in. */
+	if (lb_keyring_load((const char *const *)c->conf.trust_keys.v, c->conf.trust_keys.n, &c->trust) < 0) {
+		lb_ui_say(c->ui, "A trusted key cannot be read (see above): nothing is restored until it is fixed.");
+		goto done;
+	}
+	if (lb_keyring_count(c->trust))
+		lb_ui_say(c->ui, "Signatures are checked: only points signed by %s trusted key%s are offered.",
+			  lb_keyring_count(c->trust) == 1 ? "the" : "a", lb_keyring_count(c->trust) == 1 ? "" : "s");
 	defaults(c);
 	lb_ui_say(c->ui, "Lifeboat %s: restore disks from a restore point, step by step. Nothing is written to any "
 			 "disk before you type its name in step 6.", LIFEBOAT_VERSION);
@@ -1182,6 +1200,7 @@ done:
 		lb_manifest_free(c->m);
 		free(c->server);
 		close_store(c);
+		lb_keyring_free(c->trust);
 		lb_config_clear(&c->conf);
 		lb_ui_free(c->ui);
 		explicit_bzero(c, sizeof(*c));

@@ -15,6 +15,11 @@
  *                                       credentials: config file only (the
  *                                       kernel command line is readable by
  *                                       every process: they are refused there)
+ *   trust_key = FILE                    a public key whose signature a point
+ *                                       must carry (repeatable; keys embedded
+ *                                       in the image by iso/customize
+ *                                       --trust-key are always trusted):
+ *                                       config only, never the command line
  *
  * HINTS select the target disk by what it is (see `lifeboat help deploy`):
  * comma-separated terms KEY OP VALUE, all of which must hold, with KEY one of
@@ -159,6 +164,14 @@ static int read_cmdline(struct lb_config *s, const char *path)
 		    !strcmp(w + 9, "net_wait") || !strcmp(w + 9, "after") || !strcmp(w + 9, "config") ||
 		    !strcmp(w + 9, "config_sha256"))
 			continue; /* init's, or read above */
+		if (!strcmp(w + 9, "trust_key")) {
+			/* who can edit the command line must not choose the keys
+			 * that make a point trustworthy */
+			lb_log("kernel command line: lifeboat.trust_key refused: trusted keys come from the image "
+			       "(iso/customize --trust-key) or its config file");
+			r = -EPERM;
+			break;
+		}
 		if (lb_config_is_secret(w + 9)) {
 			lb_log("kernel command line: lifeboat.%s refused: every process can read /proc/cmdline; put "
 			       "credentials in the config file",
@@ -295,7 +308,7 @@ int cmd_deploy(int argc, char **argv)
 
 	/* restore does the rest, with every check it makes on its own. */
 	rc = LB_EXIT_FAILURE;
-	rargv = calloc(2 * s.disks.n + 8, sizeof(char *));
+	rargv = calloc(2 * s.disks.n + 2 * s.trust_keys.n + 8, sizeof(char *));
 	if (!rargv)
 		goto done;
 	rargv[rargc++] = strdup("restore");
@@ -306,6 +319,10 @@ int cmd_deploy(int argc, char **argv)
 	for (size_t i = 0; i < s.disks.n; i++) {
 		rargv[rargc++] = strdup("--disk");
 		rargv[rargc++] = lb_strdupf("%s=%s", s.disks.names[i], paths[i]);
+	}
+	for (size_t i = 0; i < s.trust_keys.n; i++) {
+		rargv[rargc++] = strdup("--trust-key");
+		rargv[rargc++] = strdup(s.trust_keys.v[i]);
 	}
 	rargv[rargc++] = strdup(lb_config_get(&s, "store"));
 	rargv[rargc++] = strdup(lb_config_get(&s, "point"));

@@ -167,7 +167,7 @@ int cmd_export(int argc, char **argv)
 		goto usage;
 	path = argv[optind + 2];
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, argv[optind + 1], &m) < 0)
+	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, argv[optind + 1], NULL, &m, NULL) < 0)
 		goto done;
 	for (size_t i = 0; i < m->n_disks; i++)
 		if (disk ? strcmp(m->disks[i].name, disk) == 0 : m->n_disks == 1)

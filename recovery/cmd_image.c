@@ -289,7 +289,7 @@ static int image_create(int argc, char **argv)
 		goto done;
 
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, from, &src) < 0 ||
+	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, from, NULL, &src, NULL) < 0 ||
 	    lb_writer_new(st, &w) < 0)
 		goto done;
 	take = calloc(src->n_disks, sizeof(*take));
@@ -404,7 +404,7 @@ static int image_delete(int argc, char **argv)
 	if (optind != argc - 2)
 		goto usage;
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, argv[optind + 1], &m) < 0)
+	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, argv[optind + 1], NULL, &m, NULL) < 0)
 		goto done;
 	if (m->kind != LB_KIND_IMAGE) {
 		lb_log("%s/%s is a backup, not an image; backups are removed by lifeboat prune", m->server, m->id);

@@ -9,6 +9,8 @@
  *
  * Options:
  *   --json                 one JSON document: {"points": [...]}
+ *   --trust-key FILE       a trusted public key (repeatable; as for restore):
+ *                          with any, only points signed by one are listed
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
@@ -29,6 +31,7 @@
 #include "cli.h"
 #include "help.h"
 #include "json.h"
+#include "key.h"
 #include "lifeboat.h"
 #include "point.h"
 #include "store.h"
@@ -47,12 +50,15 @@ int cmd_list(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		LB_CLI_STORE_OPTIONS,
+		LB_CLI_TRUST_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct lb_store_opts sopts = { 0 };
 	struct lb_store *st = NULL;
 	struct lb_json *j = NULL;
+	struct lb_keyring *trust = NULL;
+	struct lb_strv trust_files = { 0 };
 	char **servers = NULL, *rows[2] = { NULL, NULL };
 	size_t n_servers = 0, rows_len[2] = { 0, 0 }, n_rows[2] = { 0, 0 };
 	FILE *out[2] = { NULL, NULL };
@@ -65,9 +71,14 @@ int cmd_list(int argc, char **argv)
 		case O_JSON:
 			json = true;
 			break;
+		case LB_OPT_TRUST_KEY:
+			if (lb_strv_add_unique(&trust_files, optarg) < 0)
+				goto done;
+			break;
 		case 'h':
 			fputs(HELP_list, stdout);
-			return LB_EXIT_OK;
+			rc = LB_EXIT_OK;
+			goto done;
 		default:
 			if (lb_cli_store_option(c, optarg, &sopts))
 				break;
@@ -77,7 +88,8 @@ int cmd_list(int argc, char **argv)
 	if (optind != argc - 1 && optind != argc - 2)
 		goto usage;
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0)
+	if (lb_keyring_load((const char *const *)trust_files.v, trust_files.n, &trust) < 0 ||
+	    lb_store_open(argv[optind], &sopts, &st) < 0)
 		goto done;
 	if (lb_point_servers_or(st, optind == argc - 2 ? argv[optind + 1] : NULL, &servers, &n_servers) < 0)
 		goto done;
@@ -101,18 +113,13 @@ int cmd_list(int argc, char **argv)
 			goto done;
 		for (size_t k = 0; k < n; k++) {
 			struct lb_manifest *m = NULL;
-			void *buf = NULL;
-			size_t len = 0;
 			char created[32];
 			time_t t;
 
-			if (lb_store_get(st, keys[k], LB_MANIFEST_MAX, &buf, &len) < 0 ||
-			    lb_manifest_parse(buf, len, keys[k], &m) < 0) {
+			if (lb_point_load(st, keys[k], trust, &m, NULL) < 0) {
 				lb_log("%s: not listed (see above)", keys[k]);
-				free(buf);
 				continue;
 			}
-			free(buf);
 			t = (time_t)m->created;
 			strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", gmtime(&t));
 			if (json) {
@@ -194,6 +201,8 @@ done:
 	if (j)
 		lb_json_free(j);
 	lb_point_strv_free(servers, n_servers);
+	lb_keyring_free(trust);
+	lb_strv_clear(&trust_files);
 	lb_store_close(st);
 	return rc;
 }

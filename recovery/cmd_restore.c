@@ -25,6 +25,11 @@
  *   --no-delta             fetch every chunk, even those already in place
  *   --workers N            chunks fetched, verified and written at once, each
  *                          over its own connection (default: one per CPU, 1-64)
+ *   --trust-key FILE       accept only points signed by this public key (or by
+ *                          another trusted one); repeatable. Keys in
+ *                          /etc/lifeboat/trusted-keys (embedded in the
+ *                          image) are always trusted: with any trusted key, an
+ *                          unsigned or badly signed point is refused
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
@@ -32,8 +37,9 @@
  *                          an endpoint, virtual-host for AWS)
  *   -h, --help             this text
  *
- * Exit status: 0 restored, 1 failed (targets wiped), 2 usage error,
- * 3 refused (a target is unsuitable, or the operator said no).
+ * Exit status: 0 restored, 1 failed (targets wiped; also a point refused:
+ * damaged, or not signed by a trusted key), 2 usage error, 3 refused (a
+ * target is unsuitable, or the operator said no).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +52,7 @@
 
 #include "cli.h"
 #include "help.h"
+#include "key.h"
 #include "lifeboat.h"
 #include "manifest.h"
 #include "point.h"
@@ -97,18 +104,23 @@ int cmd_restore(int argc, char **argv)
 		{ "no-delta", no_argument, NULL, O_NODELTA },
 		{ "workers", required_argument, NULL, O_WORKERS },
 		LB_CLI_STORE_OPTIONS,
+		LB_CLI_TRUST_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct lb_store_opts sopts = { 0 };
 	struct lb_store *st = NULL;
 	struct lb_manifest *m = NULL;
+	struct lb_keyring *trust = NULL;
+	struct lb_point_auth auth = { 0 };
+	struct lb_strv trust_files = { 0 };
 	struct lb_cli_pairs map = { 0 };
 	struct lb_restore *rs = NULL;
 	struct lb_restore_opts ro = { 0 };
 	struct show sh = { 0 };
 	bool dry = false, yes = false;
 	FILE *info;
+	char how[256];
 	int c, r, rc = LB_EXIT_USAGE;
 
 	optind = 1;
@@ -138,6 +150,10 @@ int cmd_restore(int argc, char **argv)
 			if (lb_cli_parse_workers(optarg, &ro.workers) < 0)
 				goto done;
 			break;
+		case LB_OPT_TRUST_KEY:
+			if (lb_strv_add_unique(&trust_files, optarg) < 0)
+				goto done;
+			break;
 		case 'h':
 			fputs(HELP_restore, stdout);
 			rc = LB_EXIT_OK;
@@ -151,17 +167,20 @@ int cmd_restore(int argc, char **argv)
 	if (optind != argc - 2 || map.n == 0)
 		goto usage;
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, argv[optind + 1], &m) < 0)
+	if (lb_keyring_load((const char *const *)trust_files.v, trust_files.n, &trust) < 0 ||
+	    lb_store_open(argv[optind], &sopts, &st) < 0 ||
+	    lb_point_load(st, argv[optind + 1], trust, &m, &auth) < 0)
 		goto done;
 
 	r = lb_restore_new(st, m, (const char *const *)map.names, (const char *const *)map.values, map.n, &rs);
 	if (r < 0) {
-		rc = r == -ENOMEM ? LB_EXIT_FAILURE : EXIT_REFUSED;
+		rc = r == -EBUSY || r == -ENOENT || r == -EINVAL ? EXIT_REFUSED : LB_EXIT_FAILURE;
 		goto done;
 	}
 	info = sh.json ? stderr : stdout;
-	fprintf(info, "restore %s/%s (%s, created %s) from %s:\n", m->server, m->id,
-		m->kind == LB_KIND_IMAGE ? "image" : "backup", m->id, lb_store_url(st));
+	lb_point_auth_describe(&auth, how, sizeof(how));
+	fprintf(info, "restore %s/%s (%s, created %s, %s) from %s:\n", m->server, m->id,
+		m->kind == LB_KIND_IMAGE ? "image" : "backup", m->id, how, lb_store_url(st));
 	lb_restore_print_plan(rs, info);
 	if (dry) {
 		fprintf(info, "dry run: nothing written\n");
@@ -206,6 +225,8 @@ usage:
 	rc = LB_EXIT_USAGE;
 done:
 	lb_restore_free(rs);
+	lb_keyring_free(trust);
+	lb_strv_clear(&trust_files);
 	lb_cli_pairs_clear(&map);
 	lb_manifest_free(m);
 	lb_store_close(st);

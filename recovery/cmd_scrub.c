@@ -229,7 +229,7 @@ int cmd_scrub(int argc, char **argv)
 	ms = lb_mono_ms();
 	if (optind == argc - 2 && strchr(argv[optind + 1], '/')) {
 		/* One point: a manifest that does not load is the damage. */
-		r = lb_point_load(st, argv[optind + 1], &one);
+		r = lb_point_load(st, argv[optind + 1], NULL, &one, NULL);
 		if (r == -ENOMEM)
 			goto done;
 		if (r < 0) {

@@ -4,11 +4,14 @@
  * POINT is SERVER/ID or SERVER/latest. Prints the point's kind, time,
  * labels and, per disk, its role, size, sector sizes, partition table,
  * chunking, and what the source disk was (model, serial, WWN, by-path) —
- * the hints for choosing target disks. --json prints the manifest itself,
- * as stored (after it was verified).
+ * the hints for choosing target disks — and whether it is signed: by which
+ * key, and whether that key is trusted and the signature verified. --json
+ * prints the manifest itself, as stored (after it was verified).
  *
  * Options:
  *   --json                 the verified manifest (JSON)
+ *   --trust-key FILE       a trusted public key (repeatable; as for restore):
+ *                          with any, a point not signed by one is refused
  *   --endpoint URL         S3 endpoint (default $AWS_ENDPOINT_URL)
  *   --region REGION        S3 region (default $AWS_REGION, else us-east-1)
  *   --ca-bundle FILE       CA certificates for the endpoint
@@ -29,6 +32,7 @@
 #include "hash.h"
 #include "cli.h"
 #include "help.h"
+#include "key.h"
 #include "lifeboat.h"
 #include "point.h"
 #include "store.h"
@@ -42,14 +46,18 @@ int cmd_show(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		LB_CLI_STORE_OPTIONS,
+		LB_CLI_TRUST_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct lb_store_opts sopts = { 0 };
 	struct lb_store *st = NULL;
 	struct lb_manifest *m = NULL;
+	struct lb_keyring *trust = NULL;
+	struct lb_point_auth auth = { 0 };
+	struct lb_strv trust_files = { 0 };
 	bool json = false;
-	char *buf = NULL, created[32], hex[65];
+	char *buf = NULL, created[32], hex[65], how[256];
 	size_t len = 0;
 	time_t t;
 	int c, rc = LB_EXIT_USAGE;
@@ -60,9 +68,14 @@ int cmd_show(int argc, char **argv)
 		case O_JSON:
 			json = true;
 			break;
+		case LB_OPT_TRUST_KEY:
+			if (lb_strv_add_unique(&trust_files, optarg) < 0)
+				goto done;
+			break;
 		case 'h':
 			fputs(HELP_show, stdout);
-			return LB_EXIT_OK;
+			rc = LB_EXIT_OK;
+			goto done;
 		default:
 			if (lb_cli_store_option(c, optarg, &sopts))
 				break;
@@ -72,7 +85,9 @@ int cmd_show(int argc, char **argv)
 	if (optind != argc - 2)
 		goto usage;
 	rc = LB_EXIT_FAILURE;
-	if (lb_store_open(argv[optind], &sopts, &st) < 0 || lb_point_load(st, argv[optind + 1], &m) < 0)
+	if (lb_keyring_load((const char *const *)trust_files.v, trust_files.n, &trust) < 0 ||
+	    lb_store_open(argv[optind], &sopts, &st) < 0 ||
+	    lb_point_load(st, argv[optind + 1], trust, &m, &auth) < 0)
 		goto done;
 	if (json) {
 		if (lb_manifest_format(m, &buf, &len) < 0 || fwrite(buf, 1, len, stdout) != len)
@@ -96,6 +111,10 @@ int cmd_show(int argc, char **argv)
 	for (size_t i = 0; i < m->n_labels; i++)
 		printf("label:    %s=%s\n", m->label_keys[i], m->label_values[i]);
 	printf("tool:     %s\n", OR(m->tool));
+	lb_point_auth_describe(&auth, how, sizeof(how));
+	printf("signature: %s\n", how);
+	if (auth.state == LB_POINT_SIGNED || auth.state == LB_POINT_VERIFIED)
+		printf("key:      %s\n", auth.key_id);
 	for (size_t i = 0; i < m->n_disks; i++) {
 		const struct lb_manifest_disk *d = &m->disks[i];
 
@@ -116,6 +135,8 @@ usage:
 	fputs("usage: lifeboat show [options] STORE POINT\n", stderr);
 done:
 	free(buf);
+	lb_keyring_free(trust);
+	lb_strv_clear(&trust_files);
 	lb_manifest_free(m);
 	lb_store_close(st);
 	return rc;

@@ -21,6 +21,14 @@ int lb_config_set(struct lb_config *c, const char *key, const char *value, const
 	char *arg;
 	int i, r;
 
+	if (!strcmp(key, "trust_key")) {
+		/* every one counts: trusted keys add up, they never replace */
+		if (!*value) {
+			lb_log("%s: trust_key needs a public key file", where);
+			return -EINVAL;
+		}
+		return lb_strv_add_unique(&c->trust_keys, value);
+	}
 	if (!strncmp(key, "disk.", 5)) {
 		p = &c->disks;
 		k = key + 5;
@@ -53,13 +61,17 @@ int lb_config_set(struct lb_config *c, const char *key, const char *value, const
 
 int lb_config_parse(struct lb_config *c, char *buf, const char *name, bool creds_ok, const char *creds_why)
 {
-	char *line, *save = NULL;
+	char *line, *next;
 	unsigned n = 0;
 	int r;
 
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* line by line, blank ones counted, so messages name the right line */
+	for (line = buf; line; line = next) {
 		char *eq, *key, *value, where[300];
 
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		n++;
 		line[strcspn(line, "#")] = '\0';
 		if (!*lb_strtrim(line))
@@ -123,4 +135,5 @@ void lb_config_clear(struct lb_config *c)
 			explicit_bzero(c->kv.values[i], strlen(c->kv.values[i]));
 	lb_cli_pairs_clear(&c->kv);
 	lb_cli_pairs_clear(&c->disks);
+	lb_strv_clear(&c->trust_keys);
 }

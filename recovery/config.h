@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "cli.h"
+#include "util.h"
 
 #define LB_CONFIG_DEFAULT "/etc/lifeboat/lifeboat.conf"
 #define LB_CONFIG_MAX (64u << 10) /* bytes: a config is a screenful */
@@ -20,13 +21,15 @@
 struct lb_config {
 	struct lb_cli_pairs kv;    /* everything but disks; the last one set wins */
 	struct lb_cli_pairs disks; /* disk.NAME = HINTS, as NAME -> HINTS */
+	struct lb_strv trust_keys; /* every trust_key = FILE, in order: they add up */
 };
 
 /* access_key_id, secret_access_key, session_token. */
 bool lb_config_is_secret(const char *key);
 
-/* Set key (a known setting or disk.NAME); where names the source for the
- * log. 0, -EINVAL (unknown key, logged), -ENOMEM. */
+/* Set key (a known setting, disk.NAME, or trust_key, which adds to
+ * trust_keys); where names the source for the log. 0, -EINVAL (unknown
+ * key, or an empty trust_key: logged), -ENOMEM. */
 int lb_config_set(struct lb_config *c, const char *key, const char *value, const char *where);
 
 /* Parse config text (NUL-terminated, edited in place) named name. creds_ok:

@@ -348,3 +348,28 @@ int lb_md5_base64(const void *data, size_t len, char ret_b64[25])
 	}
 	return 0;
 }
+
+int lb_base64_encode(const void *in, size_t n, char *out, size_t out_size)
+{
+	size_t olen;
+	int r = mbedtls_base64_encode((unsigned char *)out, out_size, &olen, in, n);
+
+	return r == 0 ? 0 : r == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL ? -ENOBUFS : -EINVAL;
+}
+
+int lb_base64_decode(const char *in, uint8_t *out, size_t out_size, size_t *ret_len)
+{
+	size_t n = strlen(in), olen = 0;
+	int r;
+
+	/* mbedTLS skips line breaks and spaces; a signature is one token */
+	if (n == 0 || n % 4 || strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != n)
+		return -EINVAL;
+	r = mbedtls_base64_decode(out, out_size, &olen, (const unsigned char *)in, n);
+	if (r == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
+		return -ENOBUFS;
+	if (r != 0)
+		return -EINVAL;
+	*ret_len = olen;
+	return 0;
+}

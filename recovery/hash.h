@@ -32,6 +32,13 @@ int lb_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len
 /* base64(MD5(data)), for Content-MD5. */
 int lb_md5_base64(const void *data, size_t len, char ret_b64[25]);
 
+/* RFC 4648 base64 with padding, NUL-terminated; -ENOBUFS when out_size
+ * is too small. */
+int lb_base64_encode(const void *in, size_t n, char *out, size_t out_size);
+/* Strict: padding required, no whitespace; -EINVAL for anything else,
+ * -ENOBUFS when it decodes to more than out_size bytes. Not logged. */
+int lb_base64_decode(const char *in, uint8_t *out, size_t out_size, size_t *ret_len);
+
 /* out gets 2n lowercase hex digits and a NUL. */
 void lb_hex(const uint8_t *in, size_t n, char *out);
 /* Exactly 2n lowercase hex digits and nothing else; 0 or -EINVAL. */

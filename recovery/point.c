@@ -8,6 +8,7 @@
 #include "chunk.h"
 #include "hash.h"
 #include "point.h"
+#include "sig.h"
 #include "util.h"
 
 struct strs {
@@ -147,36 +148,117 @@ int lb_point_all_keys(struct lb_store *st, const char *server, char ***ret, size
 	return 0;
 }
 
+void lb_point_auth_describe(const struct lb_point_auth *a, char *buf, size_t size)
+{
+	switch (a->state) {
+	case LB_POINT_VERIFIED:
+		snprintf(buf, size, "signed by trusted key %.16s (%s), verified", a->key_id, lb_key_name(a->key));
+		break;
+	case LB_POINT_SIGNED:
+		snprintf(buf, size, "signed by key %.16s, not verified (no trusted key configured)", a->key_id);
+		break;
+	case LB_POINT_SIG_INVALID:
+		snprintf(buf, size, "has a signature object that does not match it (see above), not verified");
+		break;
+	default:
+		snprintf(buf, size, "unsigned");
+	}
+}
+
+/* A refusal of this one point (damaged, unsigned, badly signed): latest
+ * skips it. Anything else (the store unreachable) is no verdict on it. */
+static bool refusal(int r)
+{
+	return r == -EBADMSG || r == -EFBIG || r == -ENOKEY || r == -EKEYREJECTED || r == -ENOENT;
+}
+
+/* The signature of the manifest bytes buf under key: required and verified
+ * with trusted keys, else only described (fetched only when asked). */
+static int check_sig(struct lb_store *st, const char *key, const void *buf, size_t len,
+		     const struct lb_keyring *trust, struct lb_point_auth *auth)
+{
+	struct lb_sig_check c;
+	char *sig_key = lb_sig_key(key);
+	void *sig = NULL;
+	size_t sig_len = 0;
+	int r;
+
+	if (!sig_key)
+		return -ENOMEM;
+	r = lb_store_get(st, sig_key, LB_SIG_OBJECT_MAX, &sig, &sig_len);
+	if (r == -ENOENT && lb_keyring_count(trust) > 0) {
+		lb_log("restore point %s is not signed (no %s), and signatures are required: %zu trusted key%s "
+		       "configured",
+		       key, sig_key, lb_keyring_count(trust), lb_keyring_count(trust) == 1 ? " is" : "s are");
+		r = -ENOKEY;
+	} else if (r == -ENOENT) {
+		r = 0;
+	} else if (r == -EFBIG && lb_keyring_count(trust) == 0) {
+		auth->state = LB_POINT_SIG_INVALID; /* logged by the store */
+		r = 0;
+	} else if (r == 0) {
+		r = lb_sig_check(sig, sig_len, sig_key, key, buf, len, trust, &c);
+		auth->state = c.key ? LB_POINT_VERIFIED : r == 0 ? LB_POINT_SIGNED : LB_POINT_SIG_INVALID;
+		auth->key = c.key;
+		memcpy(auth->key_id, c.key_id, sizeof(auth->key_id));
+		if (c.key)
+			lb_log("%s: signature verified: trusted key %.16s (%s)", key, c.key_id, lb_key_name(c.key));
+		/* without trusted keys a broken signature is reported, not fatal */
+		if (lb_keyring_count(trust) == 0 && r != -ENOMEM)
+			r = 0;
+	}
+	free(sig);
+	free(sig_key);
+	return r;
+}
+
+static int load_key(struct lb_store *st, const char *key, const struct lb_keyring *trust, struct lb_manifest **ret,
+		    struct lb_point_auth *ret_auth);
+
 int lb_point_load_key(struct lb_store *st, const char *key, struct lb_manifest **ret)
 {
+	return load_key(st, key, NULL, ret, NULL);
+}
+
+static int load_key(struct lb_store *st, const char *key, const struct lb_keyring *trust, struct lb_manifest **ret,
+		    struct lb_point_auth *ret_auth)
+{
+	struct lb_point_auth auth = { .state = LB_POINT_UNSIGNED };
 	void *buf = NULL;
 	size_t len = 0;
 	int r = lb_store_get(st, key, LB_MANIFEST_MAX, &buf, &len);
 
 	if (r == -ENOENT)
 		lb_log("store %s: no restore point %s", lb_store_url(st), key);
+	/* With trusted keys, the bytes are authenticated before they are
+	 * parsed: nothing unsigned reaches the JSON parser. */
+	if (r == 0 && (lb_keyring_count(trust) > 0 || ret_auth))
+		r = check_sig(st, key, buf, len, trust, &auth);
 	if (r == 0)
 		r = lb_manifest_parse(buf, len, key, ret);
+	if (r == 0 && ret_auth)
+		*ret_auth = auth;
 	free(buf);
 	return r;
 }
 
-int lb_point_load(struct lb_store *st, const char *spec, struct lb_manifest **ret)
+int lb_point_load(struct lb_store *st, const char *spec, const struct lb_keyring *trust, struct lb_manifest **ret,
+		  struct lb_point_auth *ret_auth)
 {
 	const char *slash = strchr(spec, '/');
 	char *key = NULL, *server = NULL, **keys = NULL;
-	size_t n = 0;
+	size_t n = 0, skipped = 0;
 	int r;
 
 	if (strncmp(spec, "points/", 7) == 0)
-		return lb_point_load_key(st, spec, ret);
+		return load_key(st, spec, trust, ret, ret_auth);
 	if (!slash || slash == spec || !slash[1] || strchr(slash + 1, '/')) {
 		lb_log("restore point '%s': expected SERVER/ID or SERVER/latest", spec);
 		return -EINVAL;
 	}
 	if (strcmp(slash + 1, "latest") != 0) {
 		key = lb_strdupf("points/%.*s/%s.json", (int)(slash - spec), spec, slash + 1);
-		r = key ? lb_point_load_key(st, key, ret) : -ENOMEM;
+		r = key ? load_key(st, key, trust, ret, ret_auth) : -ENOMEM;
 		free(key);
 		return r;
 	}
@@ -188,27 +270,34 @@ int lb_point_load(struct lb_store *st, const char *spec, struct lb_manifest **re
 		lb_log("store %s: server %s has no restore points", lb_store_url(st), server);
 		r = -ENOENT;
 	}
-	/* The newest backup whose manifest is valid: a damaged newest one is
-	 * reported and skipped, never restored; images (which may hold only
-	 * some of the server's disks) are not backups and are named by id. */
+	/* The newest backup that is accepted: a damaged (or, with trusted
+	 * keys, unsigned or badly signed) newest one is reported and skipped,
+	 * never restored; images (which may hold only some of the server's
+	 * disks) are not backups and are named by id. */
 	for (size_t i = n; r == 0 && i-- > 0;) {
-		r = lb_point_load_key(st, keys[i], ret);
+		r = load_key(st, keys[i], trust, ret, ret_auth);
 		if (r == 0 && (*ret)->kind == LB_KIND_BACKUP)
 			break;
-		if (r == -ENOMEM)
+		if (r < 0 && !refusal(r))
 			break;
 		if (r == 0) {
 			lb_manifest_free(*ret);
 			*ret = NULL;
 		} else {
 			lb_log("skipping %s; trying the one before", keys[i]);
+			skipped++;
 		}
 		r = 0;
 		if (i == 0) {
-			lb_log("store %s: server %s has no valid backup", lb_store_url(st), server);
+			lb_log("store %s: server %s has no backup that %s", lb_store_url(st), server,
+			       lb_keyring_count(trust) ? "is signed by a trusted key and valid" : "is valid");
 			r = -ENOENT;
 		}
 	}
+	if (r == 0 && skipped)
+		lb_log("%s: picked %s/%s instead, the newest %s; %zu newer point%s refused (above)", spec, (*ret)->server,
+		       (*ret)->id, lb_keyring_count(trust) ? "point signed by a trusted key" : "valid point", skipped,
+		       skipped == 1 ? "" : "s");
 	lb_point_strv_free(keys, n);
 	free(server);
 	return r;

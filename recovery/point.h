@@ -4,13 +4,46 @@
 
 #include <stddef.h>
 
+#include "key.h"
 #include "manifest.h"
 #include "store.h"
 
+/* How a loaded point was authenticated (its signature object, sig.h). */
+enum lb_point_auth_state {
+	LB_POINT_UNSIGNED,    /* no signature object (no trusted key configured) */
+	LB_POINT_SIGNED,      /* signed, not verified: no trusted key configured */
+	LB_POINT_SIG_INVALID, /* a signature object that does not fit (ditto) */
+	LB_POINT_VERIFIED,    /* signed by a trusted key, verified */
+};
+
+struct lb_point_auth {
+	enum lb_point_auth_state state;
+	char key_id[LB_KEY_ID_HEX + 1]; /* the signer (VERIFIED, SIGNED) */
+	const struct lb_key *key;       /* VERIFIED: the trusted key (trust's) */
+};
+
 /* Load and verify the point named by spec: "SERVER/ID", "SERVER/latest"
- * (the newest backup whose manifest is valid; images are named by id) or
- * "points/SERVER/ID.json". */
-int lb_point_load(struct lb_store *st, const char *spec, struct lb_manifest **ret);
+ * (the newest backup accepted; images are named by id) or
+ * "points/SERVER/ID.json".
+ *
+ * With trusted keys (lb_keyring_count(trust) > 0) a point is accepted only
+ * with a valid signature by one of them, checked over the manifest's bytes
+ * before they are parsed: an unsigned point, a signature by another key,
+ * a manifest or signature altered, or a point copied under another name
+ * are refused (-ENOKEY, -EKEYREJECTED, -EBADMSG; logged). Without trusted
+ * keys any valid manifest is accepted, and ret_auth (if not NULL) says
+ * whether it was signed.
+ *
+ * latest is the newest point that is accepted: newer ones that are
+ * refused (damaged, or not signed by a trusted key) are each logged and
+ * skipped, and the log says which point was picked instead. A failure to
+ * read the store is not a refusal: it stops the search (an older point is
+ * never restored because the network hiccuped). */
+int lb_point_load(struct lb_store *st, const char *spec, const struct lb_keyring *trust, struct lb_manifest **ret,
+		  struct lb_point_auth *ret_auth);
+
+/* "signed by trusted key ID (FILE)", "unsigned", ... for messages. */
+void lb_point_auth_describe(const struct lb_point_auth *a, char *buf, size_t size);
 
 /* Server names with points in the store, sorted. */
 int lb_point_servers(struct lb_store *st, char ***ret, size_t *ret_n);
@@ -23,7 +56,8 @@ int lb_point_keys(struct lb_store *st, const char *server, char ***ret, size_t *
 int lb_point_all_keys(struct lb_store *st, const char *server, char ***ret, size_t *ret_n);
 void lb_point_strv_free(char **v, size_t n);
 
-/* Load and verify the manifest stored under key ("points/SERVER/ID.json");
+/* Load and verify the manifest stored under key ("points/SERVER/ID.json"),
+ * its signature not checked (store upkeep: gc, prune, scrub);
  * -ENOENT logged. */
 int lb_point_load_key(struct lb_store *st, const char *key, struct lb_manifest **ret);
 

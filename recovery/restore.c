@@ -459,6 +459,19 @@ int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char 
 			r = -EBUSY;
 	if (r < 0)
 		goto fail;
+	/* Every disk's chunk index is read and checked against the (verified)
+	 * manifest before anything is written: a replaced chunk list of the
+	 * last disk must not be found after the first disk was restored. */
+	for (size_t i = 0; i < rs->n; i++) {
+		struct lb_index *idx = NULL;
+
+		r = lb_point_index(st, rs->jobs[i].d, &idx);
+		lb_index_free(idx);
+		if (r < 0) {
+			r = r == -ENOENT ? -EBADMSG : r; /* -ENOENT means "no such disk" here */
+			goto fail;
+		}
+	}
 	*ret = rs;
 	return 0;
 fail:

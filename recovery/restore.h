@@ -28,7 +28,10 @@ struct lb_restore;
  * be unused, at least as large as its disk and of its logical sector size.
  * All refusals are logged (not only the first) and give -EBUSY (an
  * unsuitable target), -ENOENT (no such disk in the point) or -EINVAL
- * (a target named twice). Disks of m not named are logged as not restored.
+ * (a target named twice). Then every mapped disk's chunk index is fetched
+ * and checked against m: -EBADMSG (logged) when one is missing, corrupt or
+ * replaced (or the store's error when it cannot be read), so that nothing is written from a point whose chunk lists do
+ * not match. Disks of m not named are logged as not restored.
  * st and m must outlive the handle. */
 int lb_restore_new(struct lb_store *st, const struct lb_manifest *m, const char *const *names,
 		   const char *const *paths, size_t n, struct lb_restore **ret);

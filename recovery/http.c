@@ -29,8 +29,7 @@ struct xfer {
 	const struct lb_http_sink *sink;
 	int cb_err;        /* a callback's refusal, returned as is */
 	bool begun;        /* on_begin ran */
-	bool has_cl;       /* Content-Length of the current answer */
-	uint64_t cl;
+	struct lb_http_headers hdr; /* of the current answer */
 };
 
 int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
@@ -110,8 +109,8 @@ static int stream_begin(struct xfer *x)
 
 	x->begun = true;
 	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->resp->status);
-	x->resp->has_content_length = x->has_cl;
-	x->resp->content_length = x->cl;
+	x->resp->has_content_length = x->hdr.has_content_length;
+	x->resp->content_length = x->hdr.content_length;
 	if (x->sink->on_begin)
 		r = x->sink->on_begin(x->resp, x->sink->userdata);
 	if (r < 0)
@@ -173,25 +172,44 @@ static void header_value(const char *p, size_t len, char *out, size_t out_size)
 	out[len] = '\0';
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+enum lb_http_line lb_http_header_line(const char *p, size_t len, struct lb_http_headers *h)
 {
-	struct xfer *x = ud;
-	size_t len = size * n;
-
-	/* a new status line (after 100 Continue) starts over */
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		x->resp->etag[0] = '\0';
-		x->resp->request_id[0] = '\0';
-		x->resp->date[0] = x->resp->last_modified[0] = '\0';
-		x->has_cl = false;
-	} else if (x->sink && len > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+		memset(h, 0, sizeof(*h));
+		return LB_HTTP_LINE_STATUS;
+	}
+	if (len == 0 || p[0] == '\r' || p[0] == '\n')
+		return LB_HTTP_LINE_END;
+	if (len > 15 && strncasecmp(p, "content-length:", 15) == 0) {
 		char v[32], *end;
 
 		header_value(p + 15, len - 15, v, sizeof(v));
 		errno = 0;
-		x->cl = strtoull(v, &end, 10);
-		x->has_cl = v[0] >= '0' && v[0] <= '9' && !*end && errno == 0;
-	} else if (x->sink && !x->begun && (p[0] == '\r' || p[0] == '\n')) {
+		h->content_length = strtoull(v, &end, 10);
+		h->has_content_length = v[0] >= '0' && v[0] <= '9' && !*end && errno == 0;
+	} else if (len > 5 && strncasecmp(p, "etag:", 5) == 0) {
+		header_value(p + 5, len - 5, h->etag, sizeof(h->etag));
+	} else if (len > 17 && strncasecmp(p, "x-amz-request-id:", 17) == 0) {
+		header_value(p + 17, len - 17, h->request_id, sizeof(h->request_id));
+	} else if (len > 5 && strncasecmp(p, "date:", 5) == 0) {
+		header_value(p + 5, len - 5, h->date, sizeof(h->date));
+	} else if (len > 14 && strncasecmp(p, "last-modified:", 14) == 0) {
+		header_value(p + 14, len - 14, h->last_modified, sizeof(h->last_modified));
+	}
+	return LB_HTTP_LINE_FIELD;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t len = size * n;
+	enum lb_http_line kind = lb_http_header_line(p, len, &x->hdr);
+
+	memcpy(x->resp->etag, x->hdr.etag, sizeof(x->resp->etag));
+	memcpy(x->resp->request_id, x->hdr.request_id, sizeof(x->resp->request_id));
+	memcpy(x->resp->date, x->hdr.date, sizeof(x->resp->date));
+	memcpy(x->resp->last_modified, x->hdr.last_modified, sizeof(x->resp->last_modified));
+	if (kind == LB_HTTP_LINE_END && x->sink && !x->begun) {
 		/* the blank line after the headers: start the sink now, so
 		 * that an empty body and a refusal by size both happen here */
 		long status = 0;
@@ -199,14 +217,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200 && status <= 299 && stream_begin(x) < 0)
 			return 0; /* aborts the transfer */
-	} else if (len > 5 && strncasecmp(p, "etag:", 5) == 0) {
-		header_value(p + 5, len - 5, x->resp->etag, sizeof(x->resp->etag));
-	} else if (len > 17 && strncasecmp(p, "x-amz-request-id:", 17) == 0) {
-		header_value(p + 17, len - 17, x->resp->request_id, sizeof(x->resp->request_id));
-	} else if (len > 5 && strncasecmp(p, "date:", 5) == 0) {
-		header_value(p + 5, len - 5, x->resp->date, sizeof(x->resp->date));
-	} else if (len > 14 && strncasecmp(p, "last-modified:", 14) == 0) {
-		header_value(p + 14, len - 14, x->resp->last_modified, sizeof(x->resp->last_modified));
 	}
 	return len;
 }

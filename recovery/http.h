@@ -93,4 +93,27 @@ struct lb_http_sink {
 int lb_http_stream(struct lb_http *h, const struct lb_http_request *req,
 		   const struct lb_http_sink *sink, struct lb_http_response *ret);
 
+/* ---- exposed for tests (and the fuzzer): the response header parser ---- */
+
+/* What is kept of one answer's headers; a new status line (after a 100
+ * Continue, or a redirect curl reports) starts it over. */
+struct lb_http_headers {
+	char etag[130];
+	char request_id[130];  /* x-amz-request-id */
+	char date[64];         /* Date */
+	char last_modified[64]; /* Last-Modified */
+	bool has_content_length;
+	uint64_t content_length;
+};
+
+enum lb_http_line {
+	LB_HTTP_LINE_STATUS, /* "HTTP/1.1 200 OK" */
+	LB_HTTP_LINE_FIELD,  /* "Name: value" (kept if it matters) */
+	LB_HTTP_LINE_END,    /* the blank line after the headers */
+};
+
+/* One header line as curl hands it over: len bytes (not NUL-terminated),
+ * with its CR LF. Values longer than their field are cut. */
+enum lb_http_line lb_http_header_line(const char *p, size_t len, struct lb_http_headers *h);
+
 #endif

@@ -381,11 +381,16 @@ const struct lb_key *lb_keyring_find(const struct lb_keyring *kr, const char *id
 
 int lb_keyring_add_file(struct lb_keyring *kr, const char *path)
 {
-	struct lb_key *k = NULL, **v;
+	struct lb_key *k = NULL;
 	int r = lb_key_load(path, false, &k);
 
-	if (r < 0)
-		return r;
+	return r < 0 ? r : lb_keyring_add(kr, k);
+}
+
+int lb_keyring_add(struct lb_keyring *kr, struct lb_key *k)
+{
+	struct lb_key **v;
+
 	if (lb_keyring_find(kr, k->id)) {
 		lb_key_free(k);
 		return 0;

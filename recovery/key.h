@@ -67,6 +67,9 @@ struct lb_keyring;
 int lb_keyring_new(struct lb_keyring **ret);
 /* A public key file; the same key twice is kept once. */
 int lb_keyring_add_file(struct lb_keyring *kr, const char *path);
+/* A parsed key (public or private: only its public half is used); the
+ * keyring takes it over, also on failure. */
+int lb_keyring_add(struct lb_keyring *kr, struct lb_key *k);
 /* Every *.pub in dir, in name order; a missing dir adds nothing. A file
  * there that is not a public key is an error, never skipped: a broken
  * key must not quietly turn signature checking off. */

@@ -165,6 +165,18 @@ static int check_entries(json_object *sigs, const char *name, const uint8_t msg[
 	return -ENOKEY;
 }
 
+/* Only white space after the document. The object is not NUL-terminated
+ * (it is the fetched bytes as they are): no str* function may run on it. */
+static bool only_space(const void *sig, size_t len, struct json_tokener *tok)
+{
+	const char *p = sig;
+
+	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+		if (!strchr(" \t\r\n", p[i]) || !p[i])
+			return false;
+	return true;
+}
+
 int lb_sig_check(const void *sig, size_t sig_len, const char *sig_name, const char *manifest_key,
 		 const void *manifest, size_t len, const struct lb_keyring *trust, struct lb_sig_check *ret)
 {
@@ -186,9 +198,7 @@ int lb_sig_check(const void *sig, size_t sig_len, const char *sig_name, const ch
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, sig, (int)sig_len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-	    strspn((const char *)sig + json_tokener_get_parse_end(tok), " \t\r\n") !=
-		    sig_len - json_tokener_get_parse_end(tok)) {
+	if (!root || json_tokener_get_error(tok) != json_tokener_success || !only_space(sig, sig_len, tok)) {
 		lb_log("signature %s: not a JSON document", sig_name);
 		goto fail;
 	}

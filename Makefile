@@ -10,6 +10,7 @@
 #                 object store, restored by Lifeboat in QEMU, booted; report in out/drill/
 #   make run      boot the ISO in QEMU with three disks, console on this terminal
 #   make test     build everything and run the whole test suite (tests/run)
+#   make fuzz     the libFuzzer harnesses (tests/fuzz/) in out/build/recovery-fuzz/fuzz/
 #   make bench    bench/restore-speed: restore and backup of a 4 GiB system disk against
 #                 curl|zstd|dd, bmaptool and casync, from nginx and Ceph RGW, HTTP and
 #                 HTTPS, on loopback and over a 1 Gbit/s link, with the machine's limits
@@ -41,9 +42,11 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
 	gdisk fdisk e2fsprogs util-linux jq debootstrap time \
 	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl \
-	nginx-light casync bmap-tools socat iproute2
+	nginx-light casync bmap-tools socat iproute2 \
+	clang-14 libclang-rt-14-dev valgrind
 
-.PHONY: all deps drill run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe
+.PHONY: all deps drill run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe \
+	fuzz valgrind-lifeboat
 
 all: iso pxe lifeboat
 
@@ -83,6 +86,17 @@ host-lifeboat: host-libs
 	@$(MAKE) -s -C recovery O=$(OUT)/build/recovery-host SYSROOT=$(OUT)/build/sysroot-host \
 		CC=gcc SANITIZE=1 LIFEBOAT_VERSION=$(VERSION)
 
+# libFuzzer harnesses (clang) over the library code, for tests/cases/fuzz.t.
+fuzz: host-libs
+	@$(MAKE) -s -C recovery O=$(OUT)/build/recovery-fuzz SYSROOT=$(OUT)/build/sysroot-host fuzz \
+		LIFEBOAT_VERSION=$(VERSION)
+
+# A plain host build (no sanitizers: valgrind cannot run ASan binaries; glibc,
+# dynamically linked, so memcheck sees every malloc) for tests/cases/valgrind.t.
+valgrind-lifeboat: host-libs
+	@$(MAKE) -s -C recovery O=$(OUT)/build/recovery-valgrind SYSROOT=$(OUT)/build/sysroot-host \
+		CC=gcc CFLAGS="-O1 -g" LIFEBOAT_VERSION=$(VERSION)
+
 bom: libs kernel busybox
 	@package/bom > $(OUT)/bom.txt.tmp && mv $(OUT)/bom.txt.tmp $(OUT)/bom.txt
 
@@ -110,7 +124,7 @@ drill: all
 run: all
 	tests/lib/qemu-run $(OUT)/lifeboat.iso
 
-test: all host-lifeboat
+test: all host-lifeboat valgrind-lifeboat fuzz
 	tests/run
 
 bench: lifeboat host-libs

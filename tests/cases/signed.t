@@ -12,7 +12,7 @@
 # touched), an older point replayed under a newer name; `latest` skips
 # unsigned, foreign-signed and replayed newer points and says which one it
 # picked; without a trusted key an unsigned point restores as before and
-# `show` says it is unsigned.
+# `show` says it is unsigned. Also deploy's trust_key (config only).
 set -u
 : "${LB_TOP:?}" "${LB_BIN:?}" "${LB_TMP:?}"
 cd "$LB_TMP"
@@ -167,6 +167,25 @@ sput() { mkdir -p "$(dirname "$D/$2")" && cp "$1" "$D/$2"; }
 srm() { rm -f "$D/$1"; }
 scount() { find "$D" -type f | wc -l; }
 suite dir "$D"
+
+# deploy: trust_key in the config (a host dry run over a fixture machine,
+# whose NVMe disk the hint picks); refused on the kernel command line.
+FX_SYS=$LB_TOP/tests/fixtures/sysfs/server
+deploy() { # deploy POINT [CMDLINE]
+	printf 'store = %s\npoint = %s\ndisk.system = serial=S64GNE0R123456\ntrust_key = %s\n' "$D" "$1" "$LB_TMP/site.pub" > site.conf
+	printf '%s\n' "${2:-quiet}" > cmdline
+	LIFEBOAT_SYSFS=$FX_SYS/sys LIFEBOAT_PROC=$FX_SYS/proc LIFEBOAT_DEV=$FX_SYS/dev LIFEBOAT_MEDIUM_UUID_FILE=/nonexistent \
+		lb deploy --config site.conf --cmdline cmdline --dry-run > deploy.out 2>&1
+}
+deploy "$u1"; rc=$?
+[ $rc = 1 ] && grep -q "is not signed" deploy.out && ok "deploy: trust_key in the config refuses the unsigned $u1" ||
+	{ bad "deploy with trust_key, unsigned point (exit $rc):"; cat deploy.out; }
+deploy "$s1"
+grep -q "signature verified: trusted key $SITE ($LB_TMP/site.pub)" deploy.out &&
+	ok "deploy: trust_key in the config verifies the signed $s1" || { bad "deploy with trust_key, signed point:"; cat deploy.out; }
+deploy "$s1" "lifeboat.trust_key=/tmp/x.pub"; rc=$?
+[ $rc != 0 ] && grep -q "lifeboat.trust_key refused" deploy.out && ok "deploy: lifeboat.trust_key= on the kernel command line is refused" ||
+	{ bad "cmdline trust_key (exit $rc):"; cat deploy.out; }
 
 # 2. Ceph RGW.
 "$RGW" start "$FX" || { echo "FAIL: rgw fixture did not start"; exit 1; }

@@ -53,12 +53,16 @@ ncert=$(grep -c 'BEGIN CERTIFICATE' root/etc/ssl/certs/ca-certificates.crt)
 cmp -s bom.txt root/etc/lifeboat/bom.txt && ok "the ISO's and the image's BOM agree" || bad "BOMs differ"
 
 # The bill of materials names every component with the pinned (or
-# resolved) version, licence and checksum.
+# resolved) version, licence and checksum, and the patches applied to it.
 for p in linux busybox mbedtls curl zstd util-linux json-c; do
 	(. "$LB_TOP/package/$p/$p.pin"
 	 line=$(grep "^$p " bom.txt) || { echo "FAIL - BOM lacks $p"; exit 1; }
 	 echo "$line" | grep -q "$SHA256" || echo "$line" | grep -q 'pin not on the mirror' ||
 		{ echo "FAIL - BOM line for $p has neither the pinned sha256 nor a fallback note: $line"; exit 1; }
+	 for f in "$LB_TOP/package/$p"/[0-9][0-9][0-9][0-9]-*.patch; do
+		[ -f "$f" ] || continue
+		echo "$line" | grep -qF "+$(basename "$f")" || { echo "FAIL - BOM line for $p does not name its patch $(basename "$f")"; exit 1; }
+	 done
 	 echo "ok - BOM: $line") || fail=1
 done
 

@@ -1,6 +1,7 @@
 /* Minimal streaming JSON writer. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,9 +128,10 @@ void lb_json_key(struct lb_json *j, const char *key)
 	j->after_key = true;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not valid
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s (at most avail bytes), or 0 if
+ * it is not valid (overlong forms, surrogates and code points past
+ * U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s, size_t avail)
 {
 	uint32_t cp;
 	size_t n;
@@ -148,6 +150,8 @@ static size_t utf8_len(const unsigned char *s)
 	} else {
 		return 0;
 	}
+	if (n > avail)
+		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
@@ -158,6 +162,16 @@ static size_t utf8_len(const unsigned char *s)
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n;
+}
+
+bool lb_json_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = utf8_len(s + i, len - i)) == 0)
+			return false;
+	return true;
 }
 
 void lb_json_write_escaped(FILE *out, const char *str)
@@ -195,7 +209,8 @@ void lb_json_write_escaped(FILE *out, const char *str)
 				fprintf(out, "\\u%04x", *s);
 				break;
 			}
-			n = utf8_len(s);
+			/* NUL-terminated: a sequence cut short fails at the NUL */
+			n = utf8_len(s, SIZE_MAX);
 			if (n == 0) {
 				/* sysfs strings come from firmware: never let
 				 * a stray byte make the document unparsable */

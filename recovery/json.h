@@ -6,6 +6,7 @@
 #define LB_JSON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,12 @@ void lb_json_string(struct lb_json *j, const char *s);
 void lb_json_u64(struct lb_json *j, uint64_t v);
 void lb_json_bool(struct lb_json *j, bool v);
 void lb_json_null(struct lb_json *j);
+
+/* True when len bytes at s are valid UTF-8 by the rules the writer uses
+ * (no overlong forms, surrogates or code points past U+10FFFF): readers
+ * check untrusted JSON with it, so what they accept the writer writes back
+ * unchanged. NULs count as valid here; parsers refuse them themselves. */
+bool lb_json_utf8_valid(const char *s, size_t len);
 
 /* Escape s as a JSON string literal including the quotes. */
 void lb_json_write_escaped(FILE *out, const char *s);

@@ -489,6 +489,11 @@ static int parse_json(struct ctx *c, const char *buf, size_t len, size_t max, js
 	}
 	if (memchr(buf, '\0', len))
 		return bad(c, "contains a NUL byte");
+	/* json-c's own check lets overlong forms through (in keys too), which
+	 * the writer would turn into U+FFFD: what is read must be what a
+	 * writer writes. */
+	if (!lb_json_utf8_valid(buf, len))
+		return bad(c, "not valid UTF-8");
 	tok = json_tokener_new_ex(MANIFEST_DEPTH);
 	if (!tok)
 		return -ENOMEM;

@@ -189,8 +189,8 @@ int lb_sig_check(const void *sig, size_t sig_len, const char *sig_name, const ch
 	int r = -EBADMSG;
 
 	memset(ret, 0, sizeof(*ret));
-	if (sig_len > LB_SIG_OBJECT_MAX || memchr(sig, '\0', sig_len)) {
-		lb_log("signature %s: larger than %u bytes or not text", sig_name, LB_SIG_OBJECT_MAX);
+	if (sig_len > LB_SIG_OBJECT_MAX || memchr(sig, '\0', sig_len) || !lb_json_utf8_valid(sig, sig_len)) {
+		lb_log("signature %s: larger than %u bytes or not UTF-8 text", sig_name, LB_SIG_OBJECT_MAX);
 		return -EBADMSG;
 	}
 	tok = json_tokener_new_ex(SIG_DEPTH);

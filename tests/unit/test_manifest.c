@@ -190,6 +190,16 @@ TEST(manifest_utf8_round_trip)
 	free(buf);
 	lb_manifest_free(m);
 	lb_manifest_free(m2);
+	/* an overlong form (C1 BC for '<') in a label key: json-c lets it
+	 * through, the writer would not write it back (found by fuzz_manifest) */
+	{
+		char *bad = strdup(manifest_json), *k = strstr(bad, "\"site\"");
+
+		k[1] = (char)0xc1;
+		k[2] = (char)0xbc;
+		CHECK_INT(lb_manifest_parse(bad, strlen(bad), NULL, &m3), -EBADMSG);
+		free(bad);
+	}
 }
 
 TEST(new_id_has_the_time)

@@ -291,24 +291,26 @@ TEST(signature_object)
 	CHECK_INT(check("", mkey, mbytes, trust), -EBADMSG);
 	CHECK_INT(check("{}", mkey, mbytes, trust), -EBADMSG);
 	CHECK_INT(check("[1]", mkey, mbytes, trust), -EBADMSG);
-	e = edit(sig, "\"version\": 1", "\"version\": 2");
-	CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG);
-	free(e);
-	e = edit(sig, "\"key_id\": \"c3", "\"key_id\": \"C3");
-	CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG);
-	free(e);
-	e = edit(sig, "}\n  ]", "}\n  ] x");
-	CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG);
-	free(e);
-	e = edit(sig, "\"signatures\": [", "\"signatures\": [{\"algorithm\": \"x\"}, ");
-	CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG);
-	free(e);
-	e = edit(sig, "\"signatures\": [", "\"signatures\": [[[[[1]]]]], ");
-	CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG); /* nesting */
-	free(e);
-	e = edit(sig, "\"signatures\": [", "\"signatures\": [], \"x\": [");
-	CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG); /* no signatures */
-	free(e);
+	{
+		static const struct {
+			const char *from, *to;
+		} edits[] = {
+			{ "\"version\": 1", "\"version\": 2" },
+			{ "\"key_id\": \"c3", "\"key_id\": \"C3" },           /* not lowercase hex */
+			{ "}\n  ]", "}\n  ] x" },                            /* not JSON */
+			{ "\"signatures\": [", "\"signatures\": [{\"algorithm\": \"x\"}, " }, /* an incomplete entry */
+			{ "\"signatures\": [", "\"signatures\": [[[[[1]]]]], " },  /* nesting */
+			{ "\"signatures\": [", "\"signatures\": [], \"x\": [" },  /* no signatures */
+			{ "\"format\": \"lifeboat-signature\"", "\"format\": \"\xc0\xaf\"" }, /* overlong UTF-8 */
+		};
+
+		for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+			e = edit(sig, edits[i].from, edits[i].to);
+			CHECK(strcmp(e, sig) != 0);
+			CHECK_INT(check(e, mkey, mbytes, trust), -EBADMSG);
+			free(e);
+		}
+	}
 	/* an entry of an algorithm this version does not know is skipped */
 	e = edit(sig, "\"signatures\": [",
 		 "\"signatures\": [{\"algorithm\": \"ed25519\", \"key_id\": "

@@ -169,7 +169,7 @@ int cmd_restore(int argc, char **argv)
 	rc = LB_EXIT_FAILURE;
 	if (lb_keyring_load((const char *const *)trust_files.v, trust_files.n, &trust) < 0 ||
 	    lb_store_open(argv[optind], &sopts, &st) < 0 ||
-	    lb_point_load(st, argv[optind + 1], trust, &m, &auth) < 0)
+	    lb_point_load(st, argv[optind + 1], trust, &m, lb_keyring_count(trust) ? &auth : NULL) < 0)
 		goto done;
 
 	r = lb_restore_new(st, m, (const char *const *)map.names, (const char *const *)map.values, map.n, &rs);
@@ -178,8 +178,14 @@ int cmd_restore(int argc, char **argv)
 		goto done;
 	}
 	info = sh.json ? stderr : stdout;
-	lb_point_auth_describe(&auth, how, sizeof(how));
-	fprintf(info, "restore %s/%s (%s, created %s, %s) from %s:\n", m->server, m->id,
+	/* Without trusted keys a restore is what it was: the signature is not
+	 * even fetched (`show` says whether there is one). */
+	how[0] = '\0';
+	if (lb_keyring_count(trust)) {
+		how[0] = ',', how[1] = ' ';
+		lb_point_auth_describe(&auth, how + 2, sizeof(how) - 2);
+	}
+	fprintf(info, "restore %s/%s (%s, created %s%s) from %s:\n", m->server, m->id,
 		m->kind == LB_KIND_IMAGE ? "image" : "backup", m->id, how, lb_store_url(st));
 	lb_restore_print_plan(rs, info);
 	if (dry) {

@@ -654,8 +654,7 @@ static enum step step_point(struct console *c)
 
 		if (lb_point_load(c->st, key, c->trust, &shown[k], NULL) < 0) {
 			lb_ui_say(c->ui, "%3zu  (%s, see above: not offered)", k + 1,
-				  lb_keyring_count(c->trust) ? "damaged, unreadable or not signed by a trusted key" :
-							       "damaged or unreadable");
+				  lb_keyring_count(c->trust) ? "refused" : "damaged or unreadable");
 			continue;
 		}
 		utc(shown[k]->created, when);
@@ -679,7 +678,7 @@ static enum step step_point(struct console *c)
 			break;
 		}
 		if (num) {
-			lb_ui_say(c->ui, "Point %zu is damaged: pick another.", num);
+			lb_ui_say(c->ui, "Point %zu was refused (see above): pick another.", num);
 			continue;
 		}
 		{

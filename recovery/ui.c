@@ -228,7 +228,11 @@ int lb_ui_choose(struct lb_ui *ui, const char *prompt, size_t n, const char *def
 		if (buf[0] < '0' || buf[0] > '9')
 			return LB_UI_VALUE;
 		v = strtoul(buf, &end, 10);
-		if (!*end && v >= 1 && v <= n) {
+		/* digits then more is text: a restore point's ID starts with its
+		 * date, and must not be taken for a number out of the list */
+		if (*end)
+			return LB_UI_VALUE;
+		if (v >= 1 && v <= n) {
 			*ret_n = v;
 			return LB_UI_VALUE;
 		}

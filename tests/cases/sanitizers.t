@@ -9,7 +9,7 @@ set -u
 asan=$LB_OUT/build/recovery-host/lifeboat
 [ -x "$asan" ] || { echo "FAIL: $asan missing (make host-lifeboat; make test builds it)"; exit 1; }
 fail=0
-for t in restore-dir restore-s3 restore-parallel s3-client write-url console-host scrub import signed; do
+for t in restore-dir restore-s3 restore-parallel s3-client write-url console-host scrub import console-signed signed; do
 	mkdir -p "$LB_TMP/$t"
 	(cd "$LB_TMP/$t" && LB_BIN=$asan LB_TMP=$LB_TMP/$t "$LB_TOP/tests/cases/$t.t") > "$t.log" 2>&1
 	rc=$?

@@ -411,7 +411,7 @@ static int image_delete(int argc, char **argv)
 		goto done;
 	}
 	key = lb_manifest_key(m);
-	if (!key || lb_store_delete(st, key, 0) < 0)
+	if (!key || lb_point_remove(st, key) < 0)
 		goto done;
 	printf("removed %s/%s (%s)\n", m->server, m->id, m->name ? m->name : "");
 	rc = LB_EXIT_OK;

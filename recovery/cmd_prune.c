@@ -213,7 +213,7 @@ static int prune_server(struct lb_store *st, const char *server, const struct po
 			printf("would remove %-35s %-19s\n", p->name, when);
 			removed++;
 		} else {
-			r = lb_store_delete(st, p->key, 0);
+			r = lb_point_remove(st, p->key);
 			if (r < 0) {
 				printf("FAILED  %-40s %-19s  could not be removed (see above)\n", p->name, when);
 				(*ret_failed)++;

@@ -356,3 +356,16 @@ int lb_point_fetch(struct lb_store *st, const uint8_t h[32], uint32_t len, void 
 		*ret_stored = zlen;
 	return r;
 }
+
+int lb_point_remove(struct lb_store *st, const char *key)
+{
+	char *sig = lb_sig_key(key);
+	int r = sig ? lb_store_delete(st, key, 0) : -ENOMEM;
+
+	/* The manifest first: a signature left behind by a failure here names
+	 * no point (readers look for manifests) and is harmless. */
+	if (r == 0 && (r = lb_store_delete(st, sig, 0)) < 0)
+		lb_log("%s: removed, but its signature %s was not", key, sig);
+	free(sig);
+	return r;
+}

@@ -61,6 +61,10 @@ void lb_point_strv_free(char **v, size_t n);
  * -ENOENT logged. */
 int lb_point_load_key(struct lb_store *st, const char *key, struct lb_manifest **ret);
 
+/* Remove the point stored under key: its manifest, then its signature
+ * object (if any). 0 or -errno, logged. The chunks stay for gc. */
+int lb_point_remove(struct lb_store *st, const char *key);
+
 /* Disk d's chunk index, checked against the manifest (length, SHA-256,
  * chunk and disk sizes). -ENOENT or -EBADMSG, logged. */
 int lb_point_index(struct lb_store *st, const struct lb_manifest_disk *d, struct lb_index **ret);

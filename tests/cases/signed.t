@@ -149,7 +149,7 @@ suite() {
 	# A server whose points are all unsigned has nothing to restore.
 	lb backup --server db02 --disk system=sys-1.img --chunk-size 256K "$S" > /dev/null 2>&1
 	lb restore --yes --trust-key site.pub --disk system=t-sys.img "$S" db02/latest > r.out 2>&1; rc=$?
-	[ $rc = 1 ] && grep -q "has no restore point that is signed by a trusted key" r.out && [ "$(sums)" = "$before" ] &&
+	[ $rc = 1 ] && grep -q "has no backup that is signed by a trusted key" r.out && [ "$(sums)" = "$before" ] &&
 		ok "$LABEL: latest of a server with only unsigned points: refused, nothing written" || { bad "$LABEL: db02/latest (exit $rc)"; cat r.out; }
 
 	# A signing key others can read is refused before anything is uploaded.

@@ -50,6 +50,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 #include "help.h"
 #include "key.h"
@@ -74,13 +76,11 @@ static void show_event(const struct lb_restore_event *e, void *userdata)
 	if (e->type == LB_RESTORE_DISK_START)
 		return;
 	if (s->json) {
-		printf("{\"event\":\"%s\",\"disk\":\"%s\",\"chunks\":%" PRIu64 ",\"chunks_done\":%" PRIu64
-		       ",\"fetched\":%" PRIu64 ",\"in_place\":%" PRIu64 ",\"zero\":%" PRIu64
-		       ",\"bytes_fetched\":%" PRIu64 ",\"bytes_written\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
-		       ",\"disk_bytes_done\":%" PRIu64 ",\"rate\":%.0f,\"eta\":%.0f,\"seconds\":%.3f,\"workers\":%u}\n",
-		       e->type == LB_RESTORE_DISK_DONE ? "disk_done" : "progress", e->disk, e->chunks, e->chunks_done,
-		       e->fetched, e->in_place, e->zero, e->bytes_fetched, e->bytes_written, e->disk_bytes,
-		       e->disk_bytes_done, e->rate, e->eta, e->seconds, e->workers);
+		struct json_object *o = lb_restore_event_json(e);
+
+		if (o)
+			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
 		fflush(stdout);
 	} else if (s->tty || e->type == LB_RESTORE_DISK_DONE) {
 		bool final = e->type == LB_RESTORE_DISK_DONE;

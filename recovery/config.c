@@ -11,7 +11,19 @@
 
 bool lb_config_is_secret(const char *k)
 {
-	return !strcmp(k, "access_key_id") || !strcmp(k, "secret_access_key") || !strcmp(k, "session_token");
+	return !strcmp(k, "access_key_id") || !strcmp(k, "secret_access_key") || !strcmp(k, "session_token") ||
+	       !strcmp(k, "callback_token");
+}
+
+static bool known(const char *k)
+{
+	static const char *const keys[] = { "store", "point", "endpoint", "region", "ca_bundle", "workers",
+					    "callback", "callback_interval", "callback_flush" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(k, keys[i]))
+			return true;
+	return lb_config_is_secret(k);
 }
 
 int lb_config_set(struct lb_config *c, const char *key, const char *value, const char *where)
@@ -32,8 +44,7 @@ int lb_config_set(struct lb_config *c, const char *key, const char *value, const
 	if (!strncmp(key, "disk.", 5)) {
 		p = &c->disks;
 		k = key + 5;
-	} else if (strcmp(key, "store") && strcmp(key, "point") && strcmp(key, "endpoint") && strcmp(key, "region") &&
-		   strcmp(key, "ca_bundle") && strcmp(key, "workers") && !lb_config_is_secret(key)) {
+	} else if (!known(key)) {
 		lb_log("%s: unknown setting '%s'", where, key);
 		return -EINVAL;
 	}

@@ -24,7 +24,7 @@ struct lb_config {
 	struct lb_strv trust_keys; /* every trust_key = FILE, in order: they add up */
 };
 
-/* access_key_id, secret_access_key, session_token. */
+/* access_key_id, secret_access_key, session_token, callback_token. */
 bool lb_config_is_secret(const char *key);
 
 /* Set key (a known setting, disk.NAME, or trust_key, which adds to

@@ -15,7 +15,7 @@
 struct lb_http {
 	CURL *curl;
 	char *ca_bundle;
-	long connect_timeout_s, stall_timeout_s;
+	long connect_timeout_s, stall_timeout_s, timeout_s;
 	const int *cancel; /* lb_http_set_cancel */
 };
 
@@ -56,13 +56,14 @@ int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
 	}
 	h->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
 	h->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 60;
+	h->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 0;
 	*ret = h;
 	return 0;
 }
 
 int lb_http_clone(const struct lb_http *h, struct lb_http **ret)
 {
-	struct lb_http_config cfg = { h->ca_bundle, h->connect_timeout_s, h->stall_timeout_s };
+	struct lb_http_config cfg = { h->ca_bundle, h->connect_timeout_s, h->stall_timeout_s, h->timeout_s };
 
 	return lb_http_new(&cfg, ret);
 }
@@ -287,7 +288,7 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 		   const struct lb_http_sink *sink, struct lb_http_response *ret)
 {
 	struct curl_slist *list = NULL, *nl;
-	char errbuf[CURL_ERROR_SIZE] = "";
+	char errbuf[CURL_ERROR_SIZE] = "", ctype[160];
 	struct xfer x = { .curl = h->curl, .req = req, .resp = ret, .sink = sink };
 	char where[512];
 	curl_off_t cl = -1;
@@ -300,6 +301,15 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	ret->error_len = 0;
 	for (const char *const *p = req->headers; p && *p; p++) {
 		nl = curl_slist_append(list, *p);
+		if (!nl) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		list = nl;
+	}
+	if (req->content_type) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", req->content_type);
+		nl = curl_slist_append(list, ctype);
 		if (!nl) {
 			r = -ENOMEM;
 			goto fail;
@@ -329,8 +339,12 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, h->connect_timeout_s);
 	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, h->stall_timeout_s);
+	/* A deadline of the request's own (gc's deletes), else the handle's
+	 * limit for every request (callbacks); 0 is none either way. */
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	else
+		curl_easy_setopt(cu, CURLOPT_TIMEOUT, h->timeout_s);
 	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_header);
@@ -351,6 +365,11 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 		curl_easy_setopt(cu, CURLOPT_SEEKFUNCTION, on_seek);
 		curl_easy_setopt(cu, CURLOPT_SEEKDATA, &x);
 		curl_easy_setopt(cu, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (strcmp(req->method, "POST") == 0) {
+		/* the body is sent from the caller's buffer, not copied */
+		curl_easy_setopt(cu, CURLOPT_POST, 1L);
+		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	} else if (strcmp(req->method, "GET") != 0) {
 		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, req->method);
 	}
@@ -372,7 +391,8 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 			       where, req->buf_max);
 			r = -EMSGSIZE;
 		} else {
-			lb_log("%s: %s: %s", req->what, where, errbuf[0] ? errbuf : curl_easy_strerror(c));
+			if (!req->quiet)
+				lb_log("%s: %s: %s", req->what, where, errbuf[0] ? errbuf : curl_easy_strerror(c));
 			r = curl_errno(c);
 		}
 		goto fail;

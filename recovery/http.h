@@ -21,6 +21,7 @@ struct lb_http_config {
 	const char *ca_bundle;    /* PEM file, NULL = curl's built-in default */
 	long connect_timeout_s;   /* 0 = 10 s */
 	long stall_timeout_s;     /* abort when no byte moves for this long; 0 = 60 s */
+	long timeout_s;           /* a whole request, connect to last byte; 0 = none */
 };
 
 int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret);
@@ -35,17 +36,21 @@ int lb_http_clone(const struct lb_http *h, struct lb_http **ret);
 void lb_http_set_cancel(struct lb_http *h, const int *flag);
 
 struct lb_http_request {
-	const char *method;           /* GET, HEAD, PUT, DELETE */
+	const char *method;           /* GET, HEAD, PUT, POST, DELETE */
 	const char *url;              /* logged only up to '?': presigned queries are secrets */
 	const char *const *headers;   /* "Name: value", NULL-terminated; never logged */
-	const void *body;             /* PUT payload */
+	const void *body;             /* PUT and POST payload */
 	size_t body_len;
+	const char *content_type;     /* of the body; NULL: none sent (curl's form
+				       * type for POST would mislabel JSON) */
 	void *buf;                    /* a 2xx body lands here (NULL: dropped) ... */
 	size_t buf_max;               /* ... and more than this is -EMSGSIZE */
 	const char *what;             /* for log lines: "get s3://bucket/key" */
 	long timeout_ms;              /* the whole request, 0 = none (a stall still
 	                               * ends it): for requests that are only safe
 	                               * within a deadline (gc's deletes) */
+	bool quiet;                   /* transport errors not logged: the caller
+				       * retries in the background and sums up */
 };
 
 struct lb_http_response {
@@ -64,7 +69,8 @@ struct lb_http_response {
 /* 0 when a response arrived (whatever its status), else -errno: transient
  * transport errors are -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH,
  * -EAGAIN (resolver); permanent ones -EMSGSIZE (body over the ceiling),
- * -EPROTO (TLS handshake or certificate), -EINVAL, -ENOMEM. Logged. */
+ * -EPROTO (TLS handshake or certificate), -EINVAL, -ENOMEM. Logged (unless
+ * req->quiet), except -ECANCELED (lb_http_set_cancel). */
 int lb_http_perform(struct lb_http *h, const struct lb_http_request *req,
 		    struct lb_http_response *ret);
 

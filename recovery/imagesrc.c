@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "http.h"
 #include "imagesrc.h"
 #include "s3.h"
@@ -79,7 +80,7 @@ static int http_client(struct lb_imagesrc *s, const char *ca)
 	s->retries = v && *v ? atoi(v) : LB_S3_RETRIES_DEFAULT;
 	if (s->retries < 0)
 		s->retries = 0;
-	s->rng = lb_s3_rng_seed();
+	s->rng = lb_backoff_seed();
 	s->resp = calloc(1, sizeof(*s->resp));
 	if (!s->resp)
 		return -ENOMEM;
@@ -234,14 +235,6 @@ static int on_data(const void *data, size_t len, void *ud)
 	return x->sink->on_data(data, len, x->sink->userdata);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* The one log line for a refused request, with S3's words when it sent some. */
 static int refused(struct lb_imagesrc *s, const char *what)
 {
@@ -312,14 +305,14 @@ static int read_url(struct lb_imagesrc *s, const struct lb_imagesrc_sink *sink)
 		}
 		if (!retry || attempt >= s->retries)
 			return r < 0 ? r : refused(s, what);
-		delay = lb_s3_backoff_ms((unsigned)attempt, &s->rng);
+		delay = lb_backoff_ms((unsigned)attempt, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &s->rng);
 		if (r == 0)
 			lb_log("%s: HTTP %ld; retry %d/%d in %u ms", what, s->resp->status, attempt + 1, s->retries,
 			       delay);
 		else
 			lb_log("%s: retry %d/%d in %u ms%s", what, attempt + 1, s->retries, delay,
 			       x.done ? ", resuming" : "");
-		sleep_ms(delay);
+		lb_sleep_ms(delay, NULL);
 	}
 }
 

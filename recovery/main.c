@@ -31,6 +31,7 @@ static const struct lb_command commands[] = {
 	{ "scrub", cmd_scrub, SUMMARY_scrub, HELP_scrub },
 	{ "image", cmd_image, SUMMARY_image, HELP_image },
 	{ "export", cmd_export, SUMMARY_export, HELP_export },
+	{ "kexec", cmd_kexec, SUMMARY_kexec, HELP_kexec },
 	{ "s3", cmd_s3, SUMMARY_s3, HELP_s3 },
 	{ "key", cmd_key, SUMMARY_key, HELP_key },
 };

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "chunk.h"
 #include "cli.h"
 #include "gpt.h"
@@ -553,4 +555,35 @@ int lb_restore_run(struct lb_restore *r, const struct lb_restore_opts *o)
 		if (r->jobs[i].touched && lb_target_wipe_labels(r->jobs[i].t) == 0)
 			lb_log("%s: partition table wiped (the restore did not finish)", r->jobs[i].path);
 	return err;
+}
+
+struct json_object *lb_restore_event_json(const struct lb_restore_event *e)
+{
+	const struct {
+		const char *k;
+		uint64_t v;
+	} n[] = {
+		{ "chunks", e->chunks }, { "chunks_done", e->chunks_done }, { "fetched", e->fetched },
+		{ "in_place", e->in_place }, { "zero", e->zero }, { "bytes_fetched", e->bytes_fetched },
+		{ "bytes_written", e->bytes_written }, { "disk_bytes", e->disk_bytes },
+		{ "disk_bytes_done", e->disk_bytes_done },
+	};
+	struct json_object *o;
+	char secs[32];
+
+	/* rate and eta are never negative: +0.5 rounds them without libm */
+	if (e->type == LB_RESTORE_DISK_START || !(o = json_object_new_object()))
+		return NULL;
+	json_object_object_add(o, "event", json_object_new_string(e->type == LB_RESTORE_DISK_DONE ? "disk_done" : "progress"));
+	json_object_object_add(o, "disk", json_object_new_string(e->disk));
+	json_object_object_add(o, "target", json_object_new_string(e->target));
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+		json_object_object_add(o, n[i].k, json_object_new_uint64(n[i].v));
+	json_object_object_add(o, "rate", json_object_new_int64((int64_t)(e->rate + 0.5)));
+	json_object_object_add(o, "eta", json_object_new_int64((int64_t)(e->eta + 0.5)));
+	/* printed as given: json-c would print 20.7 as 20.699999999999999 */
+	snprintf(secs, sizeof(secs), "%.3f", e->seconds);
+	json_object_object_add(o, "seconds", json_object_new_double_s(e->seconds, secs));
+	json_object_object_add(o, "workers", json_object_new_int64(e->workers));
+	return o;
 }

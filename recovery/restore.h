@@ -70,6 +70,16 @@ struct lb_restore_event {
 	unsigned workers;         /* threads fetching, verifying and writing */
 };
 
+/* An event as a JSON object, the one shape for every consumer (restore
+ * --progress=json, deploy's console, the callback's progress events):
+ * {"event":"progress"|"disk_done","disk","target","chunks","chunks_done",
+ *  "fetched","in_place","zero","bytes_fetched","bytes_written","disk_bytes",
+ *  "disk_bytes_done","rate","eta","seconds","workers"} (rate in bytes/s and
+ * eta rounded, seconds to the millisecond). NULL for a DISK_START event or
+ * no memory. */
+struct json_object;
+struct json_object *lb_restore_event_json(const struct lb_restore_event *e);
+
 typedef void (*lb_restore_event_cb)(const struct lb_restore_event *e, void *userdata);
 
 struct lb_restore_opts {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "http.h"
 #include "s3.h"
 #include "sigv4.h"
@@ -478,38 +479,6 @@ int lb_s3_parse_iso_time(const char *s, int64_t *ret)
 	return 0;
 }
 
-/* ---- retry jitter ---- */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-uint64_t lb_s3_rng_seed(void)
-{
-	const char *v = getenv("LIFEBOAT_TEST_SEED");
-	struct timespec ts;
-
-	if (v && *v)
-		return strtoull(v, NULL, 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
-}
-
-unsigned lb_s3_backoff_ms(unsigned attempt, uint64_t *rng)
-{
-	uint64_t ceiling = attempt >= 20 ? LB_S3_RETRY_CAP_MS
-					 : (uint64_t)LB_S3_RETRY_BASE_MS << attempt;
-
-	if (ceiling > LB_S3_RETRY_CAP_MS)
-		ceiling = LB_S3_RETRY_CAP_MS;
-	return (unsigned)(splitmix64(rng) % (ceiling + 1));
-}
-
 /* ---- credentials ---- */
 
 static void wipe_free(char *s)
@@ -783,7 +752,7 @@ int lb_s3_new(const struct lb_s3_config *cfg, struct lb_s3 **ret)
 		if (s3->list_page < 1 || s3->list_page > 1000)
 			s3->list_page = 1000;
 	}
-	s3->rng = lb_s3_rng_seed();
+	s3->rng = lb_backoff_seed();
 	s3->date = -1;
 
 	hc.ca_bundle = ca;
@@ -864,20 +833,6 @@ static char *object_path(struct lb_s3 *s3, const char *key)
 	return lb_strdupf("/%s", key ? key : "");
 }
 
-/* A backoff sleep, in slices, so that a cancelled worker does not sleep
- * out a 20 s backoff. */
-static void sleep_ms(const struct lb_s3 *s3, unsigned ms)
-{
-	while (ms > 0 && !s3_cancelled(s3)) {
-		unsigned slice = ms < 50 ? ms : 50;
-		struct timespec ts = { 0, (long)slice * 1000000L };
-
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-		ms -= slice;
-	}
-}
-
 /* One request, signed afresh per attempt (the clock moves), retried on
  * transport errors, 5xx and 429. 0 with s3->resp filled, or -errno. */
 static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
@@ -956,7 +911,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 			      : (s3->resp->status >= 500 || s3->resp->status == 429);
 		if (!retry || attempt >= s3->retries)
 			break;
-		delay = lb_s3_backoff_ms((unsigned)attempt, &s3->rng);
+		delay = lb_backoff_ms((unsigned)attempt, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &s3->rng);
 		if (lb_mono_ms() - start + delay > LB_S3_RETRY_TOTAL_MS)
 			break;
 		if (r == 0)
@@ -964,7 +919,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 			       attempt + 1, s3->retries, delay);
 		else
 			lb_log("%s: retry %d/%d in %u ms", what, attempt + 1, s3->retries, delay);
-		sleep_ms(s3, delay);
+		lb_sleep_ms(delay, s3->cancel);
 		if (s3_cancelled(s3)) {
 			r = -ECANCELED;
 			break;

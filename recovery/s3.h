@@ -168,10 +168,4 @@ int lb_s3_parse_list(const char *xml, size_t len, lb_s3_list_cb cb, void *userda
 int lb_s3_parse_http_date(const char *s, int64_t *ret);
 int lb_s3_parse_iso_time(const char *s, int64_t *ret);
 
-/* Full-jitter backoff before retry number attempt (0-based):
- * uniform in [0, min(cap, base * 2^attempt)] ms. rng is the PRNG state,
- * seeded from LIFEBOAT_TEST_SEED when set so tests are exact. */
-unsigned lb_s3_backoff_ms(unsigned attempt, uint64_t *rng);
-uint64_t lb_s3_rng_seed(void);
-
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "http.h"
 #include "s3.h"
 #include "store.h"
@@ -130,7 +131,7 @@ static int open_http(struct lb_store *st, const char *url, const struct lb_store
 		st->dir[strlen(st->dir) - 1] = '\0';
 	hc.ca_bundle = opts && opts->ca_bundle ? opts->ca_bundle : env("AWS_CA_BUNDLE", NULL);
 	st->retries = v && *v ? atoi(v) : LB_S3_RETRIES_DEFAULT;
-	st->rng = lb_s3_rng_seed();
+	st->rng = lb_backoff_seed();
 	return lb_http_new(&hc, &st->http);
 }
 
@@ -274,11 +275,10 @@ static int http_request(struct lb_store *st, const char *method, const char *key
 		retry = r < 0 ? lb_http_transient(r) : st->resp->status >= 500 || st->resp->status == 429;
 		if (!retry || attempt >= st->retries)
 			break;
-		delay = lb_s3_backoff_ms((unsigned)attempt, &st->rng);
+		delay = lb_backoff_ms((unsigned)attempt, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &st->rng);
 		lb_log("%s: %s; retry %d/%d in %u ms", what, r < 0 ? "failed" : "server busy", attempt + 1, st->retries,
 		       delay);
-		for (unsigned t = 0; t < delay && !(st->cancel && __atomic_load_n(st->cancel, __ATOMIC_RELAXED)); t += 50)
-			usleep(50000);
+		lb_sleep_ms(delay, st->cancel);
 	}
 	free(url);
 	return r;

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <spawn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,26 @@ const char *lb_root(enum lb_root root)
 /* The hold of the calling thread, if any (lb_log_hold). */
 static __thread struct lb_log_hold *held;
 
+/* The last lines printed (lb_log_tail). */
+static struct {
+	pthread_mutex_t lock;
+	char lines[LB_LOG_TAIL_LINES][LB_LOG_LINE_MAX];
+	unsigned next, n;
+} ring = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void ring_add(const char *line, size_t len)
+{
+	if (len >= LB_LOG_LINE_MAX)
+		len = LB_LOG_LINE_MAX - 1;
+	pthread_mutex_lock(&ring.lock);
+	memcpy(ring.lines[ring.next], line, len);
+	ring.lines[ring.next][len] = '\0';
+	ring.next = (ring.next + 1) % LB_LOG_TAIL_LINES;
+	if (ring.n < LB_LOG_TAIL_LINES)
+		ring.n++;
+	pthread_mutex_unlock(&ring.lock);
+}
+
 void lb_log(const char *fmt, ...)
 {
 	struct lb_log_hold *h = held;
@@ -61,6 +82,7 @@ void lb_log(const char *fmt, ...)
 		h->len += len + 11;
 		return;
 	}
+	ring_add(line, strlen(line));
 	/* one write per line: lines of threads that log at once do not mix */
 	fprintf(stderr, "lifeboat: %s\n", line);
 }
@@ -80,12 +102,43 @@ void lb_log_release(struct lb_log_hold *h, bool print)
 		held = NULL;
 	if (!h || !print)
 		return;
+	/* printed now: into the ring too, without the prefix */
+	for (size_t i = 0; i < h->len;) {
+		const char *nl = memchr(h->buf + i, '\n', h->len - i);
+		size_t end = nl ? (size_t)(nl - h->buf) : h->len;
+
+		if (end - i > 10)
+			ring_add(h->buf + i + 10, end - i - 10);
+		i = end + 1;
+	}
 	fwrite(h->buf, 1, h->len, stderr);
 	if (h->dropped)
 		fprintf(stderr, "lifeboat: (%u more lines not shown)\n", h->dropped);
 	fflush(stderr);
 	h->len = 0;
 	h->dropped = 0;
+}
+
+int lb_log_tail(struct lb_strv *ret)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&ring.lock);
+	for (unsigned i = 0; i < ring.n && r == 0; i++) {
+		const char *l = ring.lines[(ring.next + LB_LOG_TAIL_LINES - ring.n + i) % LB_LOG_TAIL_LINES];
+		char **nv = realloc(ret->v, (ret->n + 1) * sizeof(*nv));
+
+		if (!nv || !(nv[ret->n] = strdup(l))) {
+			if (nv)
+				ret->v = nv;
+			r = -ENOMEM;
+			break;
+		}
+		ret->v = nv;
+		ret->n++;
+	}
+	pthread_mutex_unlock(&ring.lock);
+	return r;
 }
 
 char *lb_strtrim(char *s)
@@ -334,10 +387,3 @@ uint64_t lb_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void lb_sleep_ms(uint64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}

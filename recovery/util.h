@@ -38,6 +38,16 @@ void lb_log_hold(struct lb_log_hold *h);
 /* Stop holding; print (true) or drop what h holds. */
 void lb_log_release(struct lb_log_hold *h, bool print);
 
+/* The last lines lb_log printed (at most LB_LOG_TAIL_LINES, each cut at
+ * LB_LOG_LINE_MAX bytes), oldest first, appended to ret as copies: what a
+ * failed deployment reports to its callback, so the operator of a rack sees
+ * why without a console. A fixed ring: memory stays bounded however long
+ * the run. Safe from any thread. 0 or -ENOMEM. */
+#define LB_LOG_TAIL_LINES 40
+#define LB_LOG_LINE_MAX 400
+struct lb_strv;
+int lb_log_tail(struct lb_strv *ret);
+
 /* Remove leading and trailing whitespace (and NULs padding) in place;
  * returns s. */
 char *lb_strtrim(char *s);
@@ -63,8 +73,6 @@ bool lb_startswith(const char *s, const char *prefix);
 /* CLOCK_MONOTONIC in milliseconds: for deadlines and rates, never for
  * what time it is. */
 uint64_t lb_mono_ms(void);
-/* Sleep ms milliseconds (restarted after signals). */
-void lb_sleep_ms(uint64_t ms);
 
 
 /* "48.0M", "1.8T", "512B": a size in powers of 1024, for tables. */

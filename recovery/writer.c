@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "chunk.h"
 #include "hashset.h"
 #include "manifest.h"
@@ -392,9 +393,9 @@ int lb_writer_commit(struct lb_writer *w, const char *key, const void *json, siz
 		return lb_store_put(w->st, key, json, len);
 	/* Wait out the window of the last objects (at most W + 2 s). */
 	if (w->max_due > now) {
-		lb_sleep_ms((uint64_t)(w->max_due - now) * 1000 + 100);
+		lb_sleep_ms((uint64_t)(w->max_due - now) * 1000 + 100, NULL);
 		while ((r = lb_store_now(w->st, &now)) == 0 && now < w->max_due)
-			lb_sleep_ms(200);
+			lb_sleep_ms(200, NULL);
 		if (r < 0)
 			return r;
 	}

@@ -112,11 +112,13 @@ class VM(Console):
     """One guest. disks: list of (kind, path, serial) with kind one of
     virtio, nvme, ahci. boot: 'direct' (kernel+initrd), 'cdrom' (iso, BIOS),
     'cdrom-uefi', 'usb' and 'usb-uefi' (the iso as a USB disk), 'pxe' (tftp
-    dir, BIOS iPXE), 'pxe-uefi', 'disk' and 'disk-uefi' (the first disk)."""
+    dir, BIOS iPXE), 'pxe-uefi', 'disk' and 'disk-uefi' (the first disk).
+    mac: the NIC's MAC (QEMU gives every guest 52:54:00:12:34:56 otherwise,
+    so guests that run at once must each get their own)."""
 
     def __init__(self, workdir, boot, *, kernel=None, initrd=None, append="",
                  iso=None, tftp=None, bootfile="boot.ipxe", disks=(),
-                 mem=768, smp=1, extra=(), guestfwd=(), name="guest"):
+                 mem=768, smp=1, extra=(), guestfwd=(), name="guest", mac=None):
         self.workdir = workdir
         self.name = name
         self.log_path = os.path.join(workdir, name + ".console.log")
@@ -151,7 +153,8 @@ class VM(Console):
         else:
             raise ValueError("unknown boot mode " + boot)
         args += ["-netdev", netdev, "-device",
-                 "virtio-net-pci,netdev=n0" + (",bootindex=0" if boot.startswith("pxe") else "")]
+                 "virtio-net-pci,netdev=n0" + (",mac=" + mac if mac else "") +
+                 (",bootindex=0" if boot.startswith("pxe") else "")]
         for i, (kind, path, serial) in enumerate(disks):
             did = "d%d" % i
             args += ["-drive", "if=none,id=%s,format=raw,file=%s" % (did, path)]

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "s3.h"
 #include "tap.h"
 
@@ -254,20 +255,20 @@ TEST(backoff_is_bounded_and_seeded)
 	unsigned first[8];
 
 	setenv("LIFEBOAT_TEST_SEED", "42", 1);
-	a = lb_s3_rng_seed();
-	b = lb_s3_rng_seed();
+	a = lb_backoff_seed();
+	b = lb_backoff_seed();
 	CHECK(a == 42 && b == 42);
 	for (unsigned i = 0; i < 8; i++)
-		first[i] = lb_s3_backoff_ms(i, &a);
+		first[i] = lb_backoff_ms(i, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &a);
 	for (unsigned i = 0; i < 8; i++)
-		CHECK_INT(lb_s3_backoff_ms(i, &b), first[i]); /* deterministic */
+		CHECK_INT(lb_backoff_ms(i, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &b), first[i]); /* deterministic */
 	for (unsigned i = 0; i < 64; i++) {
 		unsigned ceiling = i >= 7 ? LB_S3_RETRY_CAP_MS : LB_S3_RETRY_BASE_MS << i;
 
 		if (ceiling > LB_S3_RETRY_CAP_MS)
 			ceiling = LB_S3_RETRY_CAP_MS;
 		for (int k = 0; k < 50; k++)
-			CHECK(lb_s3_backoff_ms(i, &a) <= ceiling);
+			CHECK(lb_backoff_ms(i, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &a) <= ceiling);
 	}
 	unsetenv("LIFEBOAT_TEST_SEED");
 }

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "disk.h"
 #include "help.h"
@@ -437,6 +438,11 @@ static int check_store(struct console *c)
 	close_store(c);
 	lb_ui_say(c->ui, "Checking %s%s%s ...", c->f[F_STORE], is_s3(c->f[F_STORE]) ? " at " : "",
 		  is_s3(c->f[F_STORE]) ? (c->f[F_ENDPOINT][0] ? c->f[F_ENDPOINT] : "AWS S3") : "");
+	/* in the boot image, when init knew no store to take the time from:
+	 * now there is one (nothing on a host) */
+	lb_clock_sync_boot(c->f[F_STORE], or_null(c->f[F_ENDPOINT]), or_null(c->f[F_CA]),
+			   lb_config_get(&c->conf, "clock_http_date") &&
+				   !strcmp(lb_config_get(&c->conf, "clock_http_date"), "yes"));
 	r = open_store(c, true, &c->st);
 	if (r == 0)
 		r = lb_point_servers(c->st, &c->servers, &c->n_servers);

@@ -18,7 +18,8 @@ bool lb_config_is_secret(const char *k)
 static bool known(const char *k)
 {
 	static const char *const keys[] = { "store", "point", "endpoint", "region", "ca_bundle", "workers",
-					    "callback", "callback_interval", "callback_flush" };
+					    "callback", "callback_interval", "callback_flush", "ntp",
+					    "clock_http_date" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(k, keys[i]))

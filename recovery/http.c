@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509.h>
+#include <mbedtls/x509_crt.h>
 
 #include "http.h"
 #include "util.h"
@@ -17,6 +21,14 @@ struct lb_http {
 	char *ca_bundle;
 	long connect_timeout_s, stall_timeout_s, timeout_s;
 	const int *cancel; /* lb_http_set_cancel */
+	/* The certificate check of the connection being made: what mbedTLS
+	 * found (every certificate of the chain, ORed) and whether dates are
+	 * to be ignored. Here, not in the transfer: the verify callback stays
+	 * with the connection (a renegotiation calls it again), so it must
+	 * point at something that lives as long as the connection cache. */
+	uint32_t tls_flags;
+	bool tls_any_time;
+	int64_t tls_not_before, tls_not_after; /* the chain's common validity */
 };
 
 struct xfer {
@@ -276,6 +288,71 @@ static int curl_errno(CURLcode c)
 	}
 }
 
+#define TLS_TIME_FLAGS (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)
+
+static int64_t x509_time(const mbedtls_x509_time *t)
+{
+	struct tm tm = { .tm_year = t->year - 1900, .tm_mon = t->mon - 1, .tm_mday = t->day,
+			 .tm_hour = t->hour, .tm_min = t->min, .tm_sec = t->sec };
+
+	return (int64_t)timegm(&tm);
+}
+
+/* Replaces curl's verify callback (which only logs and applies
+ * VERIFYPEER/VERIFYHOST, both always on here): records what was wrong and,
+ * for a request that asked for it, forgives the dates alone. The chain, the
+ * signatures and the host name are still checked. */
+static int on_verify(void *ud, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct lb_http *h = ud;
+	int64_t from = x509_time(&crt->valid_from), to = x509_time(&crt->valid_to);
+
+	(void)depth;
+	h->tls_flags |= *flags;
+	if (from > h->tls_not_before)
+		h->tls_not_before = from;
+	if (h->tls_not_after == 0 || to < h->tls_not_after)
+		h->tls_not_after = to;
+	if (h->tls_any_time)
+		*flags &= ~(uint32_t)TLS_TIME_FLAGS;
+	return 0;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: called for every new TLS connection, after
+ * curl configured it; with mbedTLS the context is the mbedtls_ssl_config. */
+static CURLcode on_ssl_ctx(CURL *curl, void *ssl_ctx, void *ud)
+{
+	(void)curl;
+	mbedtls_ssl_conf_verify(ssl_ctx, on_verify, ud);
+	return CURLE_OK;
+}
+
+/* What the certificate check held against the connection, after what this
+ * request forgives. */
+static uint32_t cert_flags(const struct lb_http *h)
+{
+	return h->tls_any_time ? h->tls_flags & ~(uint32_t)TLS_TIME_FLAGS : h->tls_flags;
+}
+
+/* mbedTLS's words for the flags, on one line: "The certificate validity has
+ * expired; ..." */
+static void tls_flags_text(uint32_t flags, char *out, size_t size)
+{
+	char buf[512];
+	int n = mbedtls_x509_crt_verify_info(buf, sizeof(buf), "", flags);
+
+	if (n <= 0) {
+		snprintf(out, size, "verification flags 0x%08x", (unsigned)flags);
+		return;
+	}
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			*p = ';';
+	snprintf(out, size, "%s", buf);
+}
+
 /* Logs never carry the query string: a presigned URL's query is a key. */
 static void log_url(const char *url, char *out, size_t out_size)
 {
@@ -299,6 +376,8 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	memset(ret, 0, offsetof(struct lb_http_response, error_body));
 	ret->error_body[0] = '\0';
 	ret->error_len = 0;
+	ret->tls_time_only = false;
+	ret->tls_not_before = ret->tls_not_after = 0;
 	for (const char *const *p = req->headers; p && *p; p++) {
 		nl = curl_slist_append(list, *p);
 		if (!nl) {
@@ -330,6 +409,18 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 		goto fail;
 	}
 	curl_easy_reset(cu); /* keeps the connection cache */
+	h->tls_flags = 0;
+	h->tls_not_before = h->tls_not_after = 0;
+	h->tls_any_time = req->tls_any_time;
+	curl_easy_setopt(cu, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	curl_easy_setopt(cu, CURLOPT_SSL_CTX_DATA, h);
+	if (req->tls_any_time) {
+		/* A connection whose dates went unchecked serves this request
+		 * only: never one reused, kept, or resumed from its session. */
+		curl_easy_setopt(cu, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(cu, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(cu, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+	}
 	curl_easy_setopt(cu, CURLOPT_URL, req->url);
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L);
@@ -390,6 +481,17 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 			lb_log("%s: %s: response longer than the %zu bytes expected", req->what,
 			       where, req->buf_max);
 			r = -EMSGSIZE;
+		} else if (cert_flags(h) && (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CONNECT_ERROR)) {
+			char why[512];
+
+			/* curl's own text for this is "peer certificate could not be
+			 * verified": say what was wrong with it */
+			tls_flags_text(cert_flags(h), why, sizeof(why));
+			ret->tls_time_only = !h->tls_any_time && !(h->tls_flags & ~(uint32_t)TLS_TIME_FLAGS);
+			if (!req->quiet)
+				lb_log("%s: %s: server certificate refused: %s%s", req->what, where, why,
+				       ret->tls_time_only ? " (by this machine's clock, which may be wrong)" : "");
+			r = -EPROTO;
 		} else {
 			if (!req->quiet)
 				lb_log("%s: %s: %s", req->what, where, errbuf[0] ? errbuf : curl_easy_strerror(c));
@@ -397,6 +499,8 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 		}
 		goto fail;
 	}
+	ret->tls_not_before = h->tls_not_before;
+	ret->tls_not_after = h->tls_not_after;
 	if (curl_easy_getinfo(cu, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0) {
 		ret->has_content_length = true;
 		ret->content_length = (uint64_t)cl;

@@ -51,6 +51,11 @@ struct lb_http_request {
 	                               * within a deadline (gc's deletes) */
 	bool quiet;                   /* transport errors not logged: the caller
 				       * retries in the background and sums up */
+	bool tls_any_time;            /* a certificate's dates are not checked (its
+				       * chain, signatures and host name still
+				       * are), on a fresh connection used for this
+				       * request only: for reading the server's
+				       * clock when ours may be wrong, nothing else */
 };
 
 struct lb_http_response {
@@ -64,6 +69,12 @@ struct lb_http_response {
 	char last_modified[64];       /* Last-Modified ("" if absent) */
 	char error_body[LB_HTTP_ERROR_BODY_MAX + 1]; /* non-2xx body, NUL-terminated */
 	size_t error_len;
+	bool tls_time_only;           /* -EPROTO because a certificate was expired
+				       * or not yet valid by our clock, and for no
+				       * other reason (see tls_any_time) */
+	int64_t tls_not_before;       /* a new TLS connection: the time span in which */
+	int64_t tls_not_after;        /* every certificate of its chain is valid
+				       * (Unix seconds); 0 otherwise */
 };
 
 /* 0 when a response arrived (whatever its status), else -errno: transient

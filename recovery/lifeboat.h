@@ -33,6 +33,7 @@ int cmd_image(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_kexec(int argc, char **argv);
+int cmd_clock(int argc, char **argv);
 
 /* Text of "lifeboat --version", shared with "lifeboat version" later. */
 void lb_print_version(void);

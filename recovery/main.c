@@ -32,6 +32,7 @@ static const struct lb_command commands[] = {
 	{ "image", cmd_image, SUMMARY_image, HELP_image },
 	{ "export", cmd_export, SUMMARY_export, HELP_export },
 	{ "kexec", cmd_kexec, SUMMARY_kexec, HELP_kexec },
+	{ "clock", cmd_clock, SUMMARY_clock, HELP_clock },
 	{ "s3", cmd_s3, SUMMARY_s3, HELP_s3 },
 	{ "key", cmd_key, SUMMARY_key, HELP_key },
 };

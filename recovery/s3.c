@@ -613,6 +613,9 @@ struct lb_s3 {
 	uint64_t rng;
 	int64_t date;          /* the Date of the latest answer, -1 before one */
 	uint64_t date_mono;    /* lb_mono_ms() when it arrived */
+	int64_t skew;          /* seconds added to our clock when signing: the
+				* server's clock minus ours, once it refused a
+				* request as too skewed (0 until then) */
 	struct lb_http_response *resp; /* big (error body); one per client */
 	char last_error[128];          /* S3's code for the last refusal, or "" */
 	const int *cancel;             /* lb_s3_set_cancel */
@@ -790,6 +793,7 @@ int lb_s3_clone(const struct lb_s3 *from, struct lb_s3 **ret)
 	/* the server's clock as the original last saw it */
 	s3->date = from->date;
 	s3->date_mono = from->date_mono;
+	s3->skew = from->skew;
 	/* its own jitter: clones that back off together must not retry in step */
 	s3->rng = from->rng ^ ((uint64_t)(uintptr_t)s3 * 0x9e3779b97f4a7c15ull);
 	*ret = s3;
@@ -833,6 +837,30 @@ static char *object_path(struct lb_s3 *s3, const char *key)
 	return lb_strdupf("/%s", key ? key : "");
 }
 
+/* A 403 RequestTimeTooSkewed (or, for a HEAD, whose answer has no body to
+ * say so, a 403 whose Date is more than SigV4's 15 minutes from the time
+ * the request was signed with): the server's clock and ours disagree. Sign
+ * with the server's from now on, say by how much, and have the request
+ * signed again. */
+static bool too_skewed(struct lb_s3 *s3, const char *what, int64_t signed_at)
+{
+	struct lb_s3_error e;
+	int64_t server, d;
+	bool said;
+
+	if (s3->resp->status != 403 || !s3->resp->date[0] || lb_s3_parse_http_date(s3->resp->date, &server) < 0)
+		return false;
+	d = server - signed_at;
+	said = lb_s3_parse_error(s3->resp->error_body, s3->resp->error_len, &e) == 0;
+	if (said ? strcmp(e.code, "RequestTimeTooSkewed") != 0 : (d > -900 && d < 900))
+		return false;
+	s3->skew += d;
+	lb_log("%s: %s: the server's clock (%s) is %lld s %s ours; signing with its time", what,
+	       said ? "RequestTimeTooSkewed" : "HTTP 403", s3->resp->date, (long long)(d < 0 ? -d : d),
+	       d < 0 ? "behind" : "ahead of");
+	return true;
+}
+
 /* One request, signed afresh per attempt (the clock moves), retried on
  * transport errors, 5xx and 429. 0 with s3->resp filled, or -errno. */
 static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
@@ -841,6 +869,7 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 					      s3->creds.session_token };
 	uint64_t start = lb_mono_ms();
 	char *path = object_path(s3, op->key);
+	bool skew_tried = false;
 	int r = -ENOMEM;
 
 	if (!path)
@@ -862,13 +891,15 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 		struct lb_http_request hr;
 		bool retry;
 		unsigned delay;
+		int64_t signed_at;
 
 		if (op->deadline_ms && now >= op->deadline_ms) {
 			lb_log("%s: not sent: its window closed", what);
 			r = -ETIMEDOUT;
 			break;
 		}
-		r = lb_sigv4_sign(&req, &creds, lb_sigv4_now(), &sig);
+		signed_at = (int64_t)lb_sigv4_now() + s3->skew;
+		r = lb_sigv4_sign(&req, &creds, (time_t)signed_at, &sig);
 		if (r < 0) {
 			lb_log("%s: cannot sign the request: %s", what, strerror(-r));
 			break;
@@ -907,6 +938,13 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 		free(url);
 		lb_sigv4_result_free(sig);
 
+		if (r == 0 && !skew_tried && too_skewed(s3, what, signed_at)) {
+			/* signed again at once with the server's clock; not a
+			 * retry of a failure (nothing was wrong but the time) */
+			skew_tried = true;
+			attempt--;
+			continue;
+		}
 		retry = r < 0 ? lb_http_transient(r)
 			      : (s3->resp->status >= 500 || s3->resp->status == 429);
 		if (!retry || attempt >= s3->retries)
@@ -1265,7 +1303,7 @@ int lb_s3_presign_get(struct lb_s3 *s3, const char *key, unsigned expires, char 
 		struct lb_sigv4_request req = { .method = "GET", .host = s3->host, .path = path,
 						.region = s3->region, .service = "s3" };
 
-		r = lb_sigv4_presign(&req, &creds, lb_sigv4_now(), expires, &sig);
+		r = lb_sigv4_presign(&req, &creds, (time_t)((int64_t)lb_sigv4_now() + s3->skew), expires, &sig);
 	}
 	free(path);
 	if (r < 0) {

@@ -1125,6 +1125,8 @@ static void defaults(struct console *c)
 			v = getenv(d[i].env);
 		snprintf(c->f[d[i].f], sizeof(c->f[d[i].f]), "%s", v ? v : "");
 	}
+	/* copied: out of /proc/PID/environ */
+	lb_env_blank("AWS_SECRET_ACCESS_KEY");
 	if (!c->f[F_REGION][0])
 		snprintf(c->f[F_REGION], sizeof(c->f[F_REGION]), "us-east-1");
 }

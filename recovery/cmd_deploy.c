@@ -577,13 +577,11 @@ int cmd_deploy(int argc, char **argv)
 		reason = "lifeboat.after is not reboot, poweroff, shell or kexec";
 		goto fail;
 	}
-	/* Credentials reach the S3 client through its environment, never argv. */
-	if (lb_config_get(&s, "access_key_id"))
-		setenv("AWS_ACCESS_KEY_ID", lb_config_get(&s, "access_key_id"), 1);
-	if (lb_config_get(&s, "secret_access_key"))
-		setenv("AWS_SECRET_ACCESS_KEY", lb_config_get(&s, "secret_access_key"), 1);
-	if (lb_config_get(&s, "session_token"))
-		setenv("AWS_SESSION_TOKEN", lb_config_get(&s, "session_token"), 1);
+	/* Credentials reach the S3 client directly: never argv, nor the
+	 * environment (/proc/PID/environ) */
+	sopts.access_key = lb_config_get(&s, "access_key_id");
+	sopts.secret_key = lb_config_get(&s, "secret_access_key");
+	sopts.session_token = lb_config_get(&s, "session_token");
 	sopts.endpoint = lb_config_get(&s, "endpoint");
 	sopts.region = lb_config_get(&s, "region");
 	sopts.ca_bundle = lb_config_get(&s, "ca_bundle");

@@ -4,12 +4,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "backoff.h"
 #include "http.h"
@@ -550,23 +552,73 @@ fail:
 	return r;
 }
 
-int lb_s3_credentials_load(struct lb_s3_credentials *ret)
+static int dup_creds(const struct lb_s3_credentials *from, struct lb_s3_credentials *to);
+
+/* Credentials from the environment, taken once: copied here, then blanked
+ * in the environment so that /proc/PID/environ (readable by the same user,
+ * and kept for the life of the process) no longer shows them. Every later
+ * client of the process gets a copy of this. */
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lb_s3_credentials env_creds;
+static bool env_taken;
+
+static int take_env_creds(void)
 {
 	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *tok = getenv("AWS_SESSION_TOKEN"), *file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+	const char *tok = getenv("AWS_SESSION_TOKEN");
+	struct lb_s3_credentials c = { 0 };
+
+	if (!ak || !*ak || !sk || !*sk)
+		return 0;
+	c.access_key = strdup(ak);
+	c.secret_key = strdup(sk);
+	c.session_token = tok && *tok ? strdup(tok) : NULL;
+	if (!c.access_key || !c.secret_key || (tok && *tok && !c.session_token)) {
+		lb_s3_credentials_clear(&c);
+		return -ENOMEM;
+	}
+	lb_env_blank("AWS_SECRET_ACCESS_KEY");
+	lb_env_blank("AWS_SESSION_TOKEN");
+	env_creds = c;
+	return 0;
+}
+
+/* A shared credentials file holding a secret must be the owner's alone,
+ * as the config file must (config.c). */
+static int private_file(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (st.st_mode & 077) {
+		lb_log("credentials %s: readable by others (mode %03o): refused; chmod 600 it", path,
+		       (unsigned)(st.st_mode & 0777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+int lb_s3_credentials_load(struct lb_s3_credentials *ret)
+{
+	const char *file = getenv("AWS_SHARED_CREDENTIALS_FILE");
 	const char *profile = getenv("AWS_PROFILE"), *home = getenv("HOME");
 	struct lb_s3_credentials c = { 0 };
 	char *path = NULL;
 	int r;
 
-	if (ak && *ak && sk && *sk) {
-		c.access_key = strdup(ak);
-		c.secret_key = strdup(sk);
-		c.session_token = tok && *tok ? strdup(tok) : NULL;
-		if (!c.access_key || !c.secret_key || (tok && *tok && !c.session_token)) {
-			r = -ENOMEM;
-			goto fail;
-		}
+	pthread_mutex_lock(&env_lock);
+	r = 0;
+	if (!env_taken) {
+		r = take_env_creds();
+		env_taken = r == 0;
+	}
+	if (r == 0 && env_creds.access_key)
+		r = dup_creds(&env_creds, &c) < 0 ? -ENOMEM : 1;
+	pthread_mutex_unlock(&env_lock);
+	if (r < 0)
+		goto fail;
+	if (r == 1) {
 		*ret = c;
 		return 0;
 	}
@@ -577,7 +629,11 @@ int lb_s3_credentials_load(struct lb_s3_credentials *ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = creds_from_file(path, profile, &c);
+	r = private_file(path);
+	if (r == 0)
+		r = creds_from_file(path, profile, &c);
+	if (r == -EPERM)
+		goto fail;
 	if (r < 0 && r != -ENOENT) {
 		lb_log("read credentials %s: %s", path, strerror(-r));
 		goto fail;

@@ -70,6 +70,12 @@ char *lb_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 bool lb_startswith(const char *s, const char *prefix);
 
+/* Overwrite the value of NAME in the process's environment with NULs, in
+ * place: /proc/PID/environ shows the bytes the environment was started
+ * with, which unsetenv(3) leaves as they are. Call once the value is
+ * copied; getenv(NAME) is "" afterwards. */
+void lb_env_blank(const char *name);
+
 /* CLOCK_MONOTONIC in milliseconds: for deadlines and rates, never for
  * what time it is. */
 uint64_t lb_mono_ms(void);

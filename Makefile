@@ -43,7 +43,7 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	gdisk fdisk e2fsprogs util-linux jq debootstrap time \
 	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl \
 	nginx-light casync bmap-tools socat iproute2 \
-	clang-14 libclang-rt-14-dev valgrind
+	clang-14 libclang-rt-14-dev valgrind faketime
 
 .PHONY: all deps drill run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe \
 	fuzz valgrind-lifeboat

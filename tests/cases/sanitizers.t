@@ -1,7 +1,7 @@
 #!/bin/sh
 # timeout: 900
 #
-# The backup/restore, S3 and callback cases again, with lifeboat built for the host
+# The backup/restore, S3, callback, clock and secrets cases again, with lifeboat built for the host
 # with AddressSanitizer, LeakSanitizer and UBSan (make host-lifeboat): any
 # report fails, since UBSan is built not to recover and ASan exits non-zero.
 set -u
@@ -9,7 +9,7 @@ set -u
 asan=$LB_OUT/build/recovery-host/lifeboat
 [ -x "$asan" ] || { echo "FAIL: $asan missing (make host-lifeboat; make test builds it)"; exit 1; }
 fail=0
-for t in restore-dir restore-s3 restore-parallel s3-client write-url console-host scrub import console-signed signed deploy-callback; do
+for t in restore-dir restore-s3 restore-parallel s3-client write-url console-host scrub import console-signed signed deploy-callback clock secrets; do
 	mkdir -p "$LB_TMP/$t"
 	(cd "$LB_TMP/$t" && LB_BIN=$asan LB_TMP=$LB_TMP/$t "$LB_TOP/tests/cases/$t.t") > "$t.log" 2>&1
 	rc=$?

@@ -134,8 +134,15 @@ class VM(Console):
         # restrict=on: the guest reaches nothing but QEMU's DHCP/TFTP and the
         # guestfwd rules, each (guest port, host loopback port).
         netdev = "user,id=n0,restrict=on"
-        for gport, hport in guestfwd:
-            netdev += ",guestfwd=tcp:10.0.2.100:%d-tcp:127.0.0.1:%d" % (gport, hport)
+        # A rule (guest port, host port, "exec") runs a socat per connection
+        # instead: a chardev is one connection, and once the server closed it
+        # (a TLS handshake the guest gave up on) the port answers no more.
+        for fwd in guestfwd:
+            gport, hport = fwd[0], fwd[1]
+            if len(fwd) > 2 and fwd[2] == "exec":
+                netdev += ",guestfwd=tcp:10.0.2.100:%d-cmd:socat - TCP:127.0.0.1:%d" % (gport, hport)
+            else:
+                netdev += ",guestfwd=tcp:10.0.2.100:%d-tcp:127.0.0.1:%d" % (gport, hport)
         if boot == "direct":
             args += ["-kernel", kernel, "-initrd", initrd, "-append", append]
         elif boot.startswith("cdrom"):

@@ -11,6 +11,7 @@
 #include "chunk.h"
 #include "pool.h"
 #include "store.h"
+#include "target.h"
 #include "util.h"
 
 #define LB_POOL_STACK (1u << 20)
@@ -237,7 +238,9 @@ int lb_pool_kits_new(struct lb_pool *p, struct lb_store *st, uint32_t chunk_size
 		}
 		lb_store_set_cancel(k[i].st, &p->cancel);
 		k[i].zcap = lb_chunk_stored_max(chunk_size);
-		k[i].buf = malloc(chunk_size);
+		/* page-aligned, so a restore writes it to a disk O_DIRECT */
+		if (posix_memalign((void **)&k[i].buf, LB_TARGET_ALIGN, chunk_size ? chunk_size : 1) != 0)
+			k[i].buf = NULL;
 		k[i].z = malloc(k[i].zcap);
 		if ((r = lb_chunk_codec_new(&k[i].codec)) < 0)
 			goto fail;

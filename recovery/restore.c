@@ -278,7 +278,9 @@ static int restore_disk(struct run *run, struct job *j, bool delta, struct progr
 
 		if (!is_header(d, i))
 			continue;
-		hdr[i] = malloc(d->chunk_size);
+		/* aligned: written O_DIRECT to a disk, so an I/O error names it */
+		if (posix_memalign((void **)&hdr[i], LB_TARGET_ALIGN, d->chunk_size) != 0)
+			hdr[i] = NULL;
 		if (!hdr[i]) {
 			r = -ENOMEM;
 			goto fail;
@@ -296,8 +298,11 @@ static int restore_disk(struct run *run, struct job *j, bool delta, struct progr
 	if ((r = lb_target_sync(j->t)) < 0)
 		goto fail;
 	/* Everything else is verified and on the disk: now the labels (also
-	 * those found in place, which the wipe removed). */
-	for (uint64_t i = 0; i < idx->count; i++) {
+	 * those found in place, which the wipe removed), from the end of the
+	 * disk back to its start, so the protective MBR and the primary GPT
+	 * are the very last write: interrupted before it, the disk has no
+	 * label a firmware or blkid would take. */
+	for (uint64_t i = idx->count; i-- > 0;) {
 		uint32_t len = lb_chunk_len(d->size, d->chunk_size, i);
 
 		if (!hdr[i])

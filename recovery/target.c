@@ -24,6 +24,7 @@
 
 struct lb_target {
 	int fd;
+	int dfd; /* the same block device opened O_DIRECT for writes, or -1 */
 	char *path;
 	bool blockdev;
 	uint64_t size;
@@ -99,6 +100,25 @@ done:
 	return r;
 }
 
+/* Buffered writes to a failing disk succeed, and the I/O error comes back
+ * later, from the flush, with no offset (and the data of the failed pages
+ * is dropped from the cache as if written). Writes that can go O_DIRECT
+ * do, so an I/O error fails the very write that met it and names its
+ * offset. A second descriptor, not O_EXCL (the first one holds the claim),
+ * checked to be the same device. -1 when the device refuses O_DIRECT:
+ * then every write is buffered, as before. */
+static int open_direct(const char *path, const struct stat *want)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != want->st_rdev)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static int open_common(const char *path, bool write, struct lb_target **ret)
 {
 	struct lb_target *t = NULL;
@@ -135,6 +155,7 @@ static int open_common(const char *path, bool write, struct lb_target **ret)
 		goto fail;
 	}
 	t->fd = fd;
+	t->dfd = -1;
 	t->path = strdup(path);
 	t->blockdev = S_ISBLK(st.st_mode);
 	t->lss = t->pss = 512;
@@ -153,6 +174,8 @@ static int open_common(const char *path, bool write, struct lb_target **ret)
 		}
 		t->lss = (unsigned)lss;
 		t->pss = (unsigned)pss;
+		if (write)
+			t->dfd = open_direct(path, &st);
 	} else {
 		if (write && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			r = -errno;
@@ -198,6 +221,8 @@ void lb_target_close(struct lb_target *t)
 	if (!t)
 		return;
 	close(t->fd);
+	if (t->dfd >= 0)
+		close(t->dfd);
 	free(t->path);
 	free(t);
 }
@@ -229,19 +254,35 @@ int lb_target_read(struct lb_target *t, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+/* The descriptor for writing len bytes from buf at off: the O_DIRECT one
+ * when buffer, offset and length are aligned as it needs. */
+static int write_fd(const struct lb_target *t, uint64_t off, const void *buf, size_t len)
+{
+	if (t->dfd < 0 || (uintptr_t)buf % LB_TARGET_ALIGN || off % t->lss || len % t->lss)
+		return t->fd;
+	return t->dfd;
+}
+
 int lb_target_write(struct lb_target *t, uint64_t off, const void *buf, size_t len)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pwrite(t->fd, (const char *)buf + done, len - done, (off_t)(off + done));
+		const char *p = (const char *)buf + done;
+		int fd = write_fd(t, off + done, p, len - done);
+		ssize_t n = pwrite(fd, p, len - done, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* a device that takes O_DIRECT opens but not these writes:
+		 * buffered, as without it */
+		if (n < 0 && errno == EINVAL && fd == t->dfd)
+			n = pwrite(t->fd, p, len - done, (off_t)(off + done));
 		if (n <= 0) {
 			int e = n < 0 ? errno : ENOSPC;
 
-			lb_log("write %s at offset %llu: %s", t->path, (unsigned long long)(off + done), strerror(e));
+			lb_log("write %s at offset %llu (%zu bytes): %s", t->path, (unsigned long long)(off + done),
+			       len - done, strerror(e));
 			return -e;
 		}
 		done += (size_t)n;
@@ -265,7 +306,8 @@ bool lb_target_is_hole(struct lb_target *t, uint64_t off, uint64_t len)
 
 int lb_target_zero(struct lb_target *t, uint64_t off, uint64_t len)
 {
-	static const char zeros[65536];
+	/* aligned, so that these writes too can go O_DIRECT */
+	static const char zeros[65536] __attribute__((aligned(LB_TARGET_ALIGN)));
 
 	if (len == 0)
 		return 0;

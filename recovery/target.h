@@ -12,6 +12,9 @@
 #include <stddef.h>
 
 #define LB_LABEL_AREA (1u << 20)
+/* Buffers aligned to this (and offsets and lengths to the logical sector
+ * size) are written to block devices O_DIRECT: see lb_target_write. */
+#define LB_TARGET_ALIGN 4096
 
 struct lb_target;
 
@@ -32,7 +35,12 @@ unsigned lb_target_logical_sector_size(const struct lb_target *t);
 unsigned lb_target_physical_sector_size(const struct lb_target *t);
 bool lb_target_is_blockdev(const struct lb_target *t);
 
-/* Whole reads and writes: a short transfer is an error. 0 or -errno. */
+/* Whole reads and writes: a short transfer is an error. 0 or -errno, the
+ * failure logged with the device, the offset and the errno. On a block
+ * device a write of an LB_TARGET_ALIGN-aligned buffer at a sector-aligned
+ * offset and length goes O_DIRECT: an I/O error fails that write (not a
+ * later sync), so the offset logged is where the disk failed. Other
+ * writes are buffered; their errors surface at lb_target_sync. */
 int lb_target_read(struct lb_target *t, uint64_t off, void *buf, size_t len);
 int lb_target_write(struct lb_target *t, uint64_t off, const void *buf, size_t len);
 /* True when [off, off+len) of an image file is a hole (reads as zeros

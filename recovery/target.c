@@ -245,8 +245,8 @@ int lb_target_read(struct lb_target *t, uint64_t off, void *buf, size_t len)
 		if (n <= 0) {
 			int e = n < 0 ? errno : EIO;
 
-			lb_log("read %s at offset %llu: %s", t->path, (unsigned long long)(off + done),
-			       n < 0 ? strerror(e) : "unexpected end");
+			lb_log("read %s at offset %llu (%zu bytes): %s", t->path, (unsigned long long)(off + done),
+			       len - done, n < 0 ? strerror(e) : "unexpected end");
 			return -e;
 		}
 		done += (size_t)n;

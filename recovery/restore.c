@@ -556,9 +556,15 @@ int lb_restore_run(struct lb_restore *r, const struct lb_restore_opts *o)
 	if (err == 0)
 		return 0;
 	/* No half-restored disk may look bootable. */
-	for (size_t i = 0; i < r->n; i++)
-		if (r->jobs[i].touched && lb_target_wipe_labels(r->jobs[i].t) == 0)
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->jobs[i].touched)
+			continue;
+		if (lb_target_wipe_labels(r->jobs[i].t) == 0)
 			lb_log("%s: partition table wiped (the restore did not finish)", r->jobs[i].path);
+		else
+			lb_log("%s: the partition table could not be wiped whole (the restore did not finish): "
+			       "do not boot from this disk", r->jobs[i].path);
+	}
 	return err;
 }
 

@@ -343,14 +343,50 @@ int lb_target_sync(struct lb_target *t)
 	return 0;
 }
 
+/* What is left of a label area that could not be zeroed in one go: zeroed
+ * one sector at a time, O_DIRECT, past the sectors that fail, so that one
+ * bad sector does not keep a whole label (the GPT header sits in the
+ * sector after the MBR). Logged once, with the count; 0 when every sector
+ * took its zeros after all. Buffered writes fail a whole page at a time and
+ * only at the flush, so without O_DIRECT there is nothing more to do. */
+static int wipe_sectors(struct lb_target *t, uint64_t off, uint64_t len, int err)
+{
+	static const char zeros[LB_TARGET_ALIGN] __attribute__((aligned(LB_TARGET_ALIGN)));
+	uint64_t step = t->lss <= sizeof(zeros) ? t->lss : 0, failed = 0, first = 0;
+
+	if (t->dfd < 0 || step == 0)
+		return err;
+	for (uint64_t o = off; o < off + len; o += step) {
+		ssize_t n;
+
+		do
+			n = pwrite(t->dfd, zeros, step, (off_t)o);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)step && failed++ == 0) {
+			first = o;
+			err = n < 0 ? -errno : -EIO;
+		}
+	}
+	if (failed)
+		lb_log("%s: %llu of the %llu sectors from offset %llu could not be zeroed (the first at %llu: %s); "
+		       "the others are",
+		       t->path, (unsigned long long)failed, (unsigned long long)(len / step), (unsigned long long)off,
+		       (unsigned long long)first, strerror(-err));
+	return failed ? err : 0;
+}
+
 int lb_target_wipe_labels(struct lb_target *t)
 {
 	uint64_t n = t->size < LB_LABEL_AREA ? t->size : LB_LABEL_AREA;
-	int r = lb_target_zero(t, 0, n);
+	int r = 0, e;
 
-	if (r == 0 && t->size > LB_LABEL_AREA)
-		r = lb_target_zero(t, t->size - n, n);
-	if (r == 0)
-		r = lb_target_sync(t);
+	/* Both ends, each whatever became of the other, the backup GPT first:
+	 * with the primary gone, UEFI firmware boots from the backup. */
+	if (t->size > LB_LABEL_AREA && (e = lb_target_zero(t, t->size - n, n)) < 0)
+		r = wipe_sectors(t, t->size - n, n, e);
+	if ((e = lb_target_zero(t, 0, n)) < 0 && (e = wipe_sectors(t, 0, n, e)) < 0 && r == 0)
+		r = e;
+	if ((e = lb_target_sync(t)) < 0 && r == 0)
+		r = e;
 	return r;
 }

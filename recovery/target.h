@@ -51,7 +51,10 @@ bool lb_target_is_hole(struct lb_target *t, uint64_t off, uint64_t len);
  * files, plain writes of zeros where neither works. */
 int lb_target_zero(struct lb_target *t, uint64_t off, uint64_t len);
 int lb_target_sync(struct lb_target *t);
-/* Zero the first and the last LB_LABEL_AREA bytes, then sync. */
+/* Zero the last and the first LB_LABEL_AREA bytes, then sync. Each end is
+ * tried whatever became of the other; an end that fails as a whole is
+ * zeroed sector by sector (block devices), past the sectors that fail, so
+ * one bad sector leaves no whole label. 0, or the first -errno (logged). */
 int lb_target_wipe_labels(struct lb_target *t);
 
 #endif

@@ -42,7 +42,7 @@ DEBIAN_PACKAGES := build-essential musl-tools flex bison bc libelf-dev libssl-de
 	qemu-system-x86 qemu-utils ovmf ipxe-qemu \
 	gdisk fdisk e2fsprogs util-linux jq debootstrap time \
 	ceph-mon ceph-osd radosgw ceph-common awscli s3cmd openssl \
-	nginx-light casync bmap-tools socat iproute2 \
+	nginx-light casync bmap-tools socat iproute2 nftables \
 	clang-14 libclang-rt-14-dev valgrind faketime
 
 .PHONY: all deps drill run test bench clean clean-cache help lifeboat host-lifeboat host-libs libs kernel busybox bom iso pxe \

@@ -1,6 +1,7 @@
 /* zstd in one place: chunk frames are made and checked here, and zstd's
  * error codes are turned into messages here and nowhere else. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,8 +82,10 @@ int lb_chunk_compress(struct lb_chunk_codec *c, const void *in, size_t len, int 
 	return r;
 }
 
-int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
-		    const uint8_t hash[32], const char *name)
+/* The checks of lb_chunk_decode, their verdict in why rather than the log:
+ * a fetch that will be tried again is not yet a failure to report. */
+int lb_chunk_check(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
+		   const uint8_t hash[32], char *why, size_t why_size)
 {
 	unsigned long long content = ZSTD_getFrameContentSize(in, in_len);
 	size_t frame = ZSTD_findFrameCompressedSize(in, in_len), n;
@@ -90,20 +93,21 @@ int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, voi
 	char want_hex[65], got_hex[65];
 	int r;
 
+	why[0] = '\0';
 	if (content == ZSTD_CONTENTSIZE_ERROR || ZSTD_isError(frame)) {
-		lb_log("chunk %s: not a zstd frame, or truncated (%zu bytes)", name, in_len);
+		snprintf(why, why_size, "not a zstd frame, or truncated (%zu bytes)", in_len);
 		return -EBADMSG;
 	}
 	if (content == ZSTD_CONTENTSIZE_UNKNOWN) {
-		lb_log("chunk %s: the frame does not record its size (not written by lifeboat?)", name);
+		snprintf(why, why_size, "the frame does not record its size (not written by lifeboat?)");
 		return -EBADMSG;
 	}
 	if (content != len) {
-		lb_log("chunk %s: frame holds %llu bytes, the index says %zu", name, content, len);
+		snprintf(why, why_size, "frame holds %llu bytes, the index says %zu", content, len);
 		return -EBADMSG;
 	}
 	if (frame != in_len) {
-		lb_log("chunk %s: %zu bytes after the frame", name, in_len - frame);
+		snprintf(why, why_size, "%zu bytes after the frame", in_len - frame);
 		return -EBADMSG;
 	}
 	/* The output buffer is exactly the chunk: a frame cannot write past it. */
@@ -111,7 +115,7 @@ int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, voi
 		return -ENOMEM;
 	n = c ? ZSTD_decompressDCtx(c->dc, out, len, in, in_len) : ZSTD_decompress(out, len, in, in_len);
 	if (ZSTD_isError(n) || n != len) {
-		lb_log("chunk %s: corrupt: %s", name, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
+		snprintf(why, why_size, "corrupt: %s", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
 		return -EBADMSG;
 	}
 	r = lb_sha256(out, len, got);
@@ -120,10 +124,21 @@ int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, voi
 	if (memcmp(got, hash, 32) != 0) {
 		lb_hex(hash, 32, want_hex);
 		lb_hex(got, 32, got_hex);
-		lb_log("chunk %s: content hashes to %s, not %s", name, got_hex, want_hex);
+		snprintf(why, why_size, "content hashes to %s, not %s", got_hex, want_hex);
 		return -EILSEQ;
 	}
 	return 0;
+}
+
+int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
+		    const uint8_t hash[32], const char *name)
+{
+	char why[256];
+	int r = lb_chunk_check(c, in, in_len, out, len, hash, why, sizeof(why));
+
+	if (r < 0 && why[0])
+		lb_log("chunk %s: %s", name, why);
+	return r;
 }
 
 int lb_zstd_decompress_bounded(const void *in, size_t in_len, void *out, size_t out_len, const char *name,

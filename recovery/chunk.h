@@ -29,6 +29,9 @@ int lb_chunk_compress(struct lb_chunk_codec *c, const void *in, size_t len, int 
  * bytes do not hash to `hash`), each logged with the name. */
 int lb_chunk_decode(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
 		    const uint8_t hash[32], const char *name);
+/* The same, unlogged: what is wrong goes to why ("" for -ENOMEM). */
+int lb_chunk_check(struct lb_chunk_codec *c, const void *in, size_t in_len, void *out, size_t len,
+		   const uint8_t hash[32], char *why, size_t why_size);
 
 /* zstd frames (not a chunk: qcow2's zstd clusters) decompressed into out
  * until it is full or the input ends, with a window of at most 128 MiB.

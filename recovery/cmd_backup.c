@@ -40,6 +40,14 @@
  * Prints the stored point as SERVER/ID on stdout, and what was read,
  * uploaded and reused on stderr.
  *
+ * Faults of the network or the store: every request is retried on
+ * connection errors, stalls, 5xx, 429 and bodies damaged on the way (S3's
+ * 400 BadDigest, XAmzContentSHA256Mismatch), at most LIFEBOAT_RETRIES times
+ * (default 6) and never after LIFEBOAT_RETRY_TIME seconds (default 120)
+ * from its first attempt; an attempt with no byte moving for
+ * LIFEBOAT_STALL_TIMEOUT seconds (default 60) is aborted. When they are
+ * spent the backup stops, and no point is visible.
+ *
  * Exit status: 0 stored, 1 failed (no point visible), 2 usage error.
  */
 #define _GNU_SOURCE

@@ -11,6 +11,14 @@
  *                                       disk of the point to restore
  *   endpoint, region, ca_bundle         the S3 endpoint, as for restore
  *   workers = N                         (lifeboat.workers=) as restore --workers
+ *   retries = N                         (lifeboat.retries=) retries of a request to
+ *                                       the store (LIFEBOAT_RETRIES, default 6)
+ *   retry_time = SECONDS                (lifeboat.retry_time=) no retry of a
+ *                                       request after this long (LIFEBOAT_RETRY_TIME,
+ *                                       default 120)
+ *   stall_timeout = SECONDS             (lifeboat.stall_timeout=) an attempt with
+ *                                       no byte moving for this long is aborted
+ *                                       and retried (LIFEBOAT_STALL_TIMEOUT, default 60)
  *   access_key_id, secret_access_key, session_token
  *                                       credentials: config file only (the
  *                                       kernel command line is readable by
@@ -91,6 +99,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "backoff.h"
 #include "config.h"
 #include "disk.h"
 #include "hash.h"
@@ -107,6 +116,20 @@
 #include "restore.h"
 #include "store.h"
 #include "util.h"
+
+static int apply_retry_settings(const struct lb_config *s)
+{
+	static const char *const map[][2] = { { "retries", "LIFEBOAT_RETRIES" },
+					      { "retry_time", "LIFEBOAT_RETRY_TIME" },
+					      { "stall_timeout", "LIFEBOAT_STALL_TIMEOUT" } };
+	struct lb_retry_policy p;
+	long stall;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (lb_config_get(s, map[i][0]) && setenv(map[i][1], lb_config_get(s, map[i][0]), 1) < 0)
+			return -errno;
+	return lb_retry_policy_env(&p) < 0 || lb_stall_timeout_env(&stall) < 0 ? -EINVAL : 0;
+}
 
 /* lifeboat.config=URL, checked against lifeboat.config_sha256=HEX. */
 static int fetch_config(struct lb_config *s, const char *url, const char *sha)
@@ -582,6 +605,13 @@ int cmd_deploy(int argc, char **argv)
 	sopts.access_key = lb_config_get(&s, "access_key_id");
 	sopts.secret_key = lb_config_get(&s, "secret_access_key");
 	sopts.session_token = lb_config_get(&s, "session_token");
+	/* The retry settings reach every client (store, callback) the way the
+	 * environment would give them, and are checked here, before anything
+	 * is done, so a typo is a config error and not a long wait. */
+	if (apply_retry_settings(&s) < 0) {
+		reason = "retries, retry_time or stall_timeout is not a number";
+		goto fail;
+	}
 	sopts.endpoint = lb_config_get(&s, "endpoint");
 	sopts.region = lb_config_get(&s, "region");
 	sopts.ca_bundle = lb_config_get(&s, "ca_bundle");

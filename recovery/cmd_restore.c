@@ -37,6 +37,15 @@
  *                          an endpoint, virtual-host for AWS)
  *   -h, --help             this text
  *
+ * Faults of the network or the store: every request is retried on
+ * connection errors, stalls, 5xx and 429, at most LIFEBOAT_RETRIES times
+ * (default 6) and never after LIFEBOAT_RETRY_TIME seconds (default 120)
+ * from its first attempt; an attempt with no byte moving for
+ * LIFEBOAT_STALL_TIMEOUT seconds (default 60) is aborted. A chunk that
+ * arrives but fails verification (damaged on the way) is fetched again up
+ * to 3 times, each logged with the disk, chunk and offset; its bad bytes
+ * are never written.
+ *
  * Exit status: 0 restored, 1 failed (targets wiped; also a point refused:
  * damaged, or not signed by a trusted key), 2 usage error, 3 refused (a
  * target is unsuitable, or the operator said no).

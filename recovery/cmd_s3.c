@@ -41,8 +41,12 @@
  * never printed.
  *
  * Environment: LIFEBOAT_RETRIES (default 6) retries on connection errors,
- * 5xx and 429, with exponential backoff and full jitter; LIFEBOAT_LIST_PAGE
- * keys per listing page (default 1000). Test seams: LIFEBOAT_TEST_TIME
+ * 5xx, 429 and 400s that name damage in transit (BadDigest,
+ * XAmzContentSHA256Mismatch, IncompleteBody), with exponential backoff and
+ * full jitter, none after LIFEBOAT_RETRY_TIME seconds (default 120) from
+ * the first attempt; LIFEBOAT_STALL_TIMEOUT seconds (default 60) without a
+ * byte moving abort an attempt; LIFEBOAT_LIST_PAGE keys per listing page
+ * (default 1000). Test seams: LIFEBOAT_TEST_TIME
  * (e.g. 20150830T123600Z) fixes the signing clock, LIFEBOAT_TEST_SEED the
  * retry jitter.
  *

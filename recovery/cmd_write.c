@@ -40,8 +40,11 @@
  *   -h, --help             this text
  *
  * URLs are logged without their query string (a presigned URL's query is
- * a secret). Broken transfers are retried (LIFEBOAT_RETRIES) and resumed
- * with a Range request when the server pins the object with an ETag.
+ * a secret). Broken transfers are retried (LIFEBOAT_RETRIES times, for at
+ * most LIFEBOAT_RETRY_TIME seconds, an attempt aborted after
+ * LIFEBOAT_STALL_TIMEOUT seconds without a byte: see `lifeboat help s3`)
+ * and resumed with a Range request when the server pins the object with an
+ * ETag.
  *
  * Exit status: 0 written, 1 failed (target wiped), 2 usage error,
  * 3 refused before anything was written (the target is unsuitable or too

@@ -19,7 +19,7 @@ static bool known(const char *k)
 {
 	static const char *const keys[] = { "store", "point", "endpoint", "region", "ca_bundle", "workers",
 					    "callback", "callback_interval", "callback_flush", "ntp",
-					    "clock_http_date" };
+					    "clock_http_date", "retries", "retry_time", "stall_timeout" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(k, keys[i]))

@@ -13,6 +13,7 @@
 #include <mbedtls/x509.h>
 #include <mbedtls/x509_crt.h>
 
+#include "backoff.h"
 #include "http.h"
 #include "util.h"
 
@@ -67,7 +68,11 @@ int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
 		return -ENOMEM;
 	}
 	h->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
-	h->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 60;
+	h->stall_timeout_s = cfg->stall_timeout_s;
+	if (h->stall_timeout_s <= 0 && lb_stall_timeout_env(&h->stall_timeout_s) < 0) {
+		lb_http_free(h);
+		return -EINVAL;
+	}
 	h->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 0;
 	*ret = h;
 	return 0;

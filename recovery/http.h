@@ -20,7 +20,9 @@ struct lb_http;
 struct lb_http_config {
 	const char *ca_bundle;    /* PEM file, NULL = curl's built-in default */
 	long connect_timeout_s;   /* 0 = 10 s */
-	long stall_timeout_s;     /* abort when no byte moves for this long; 0 = 60 s */
+	long stall_timeout_s;     /* abort when no byte moves for this long (the
+				   * attempt; the caller may retry); 0 =
+				   * LIFEBOAT_STALL_TIMEOUT, else 60 s */
 	long timeout_s;           /* a whole request, connect to last byte; 0 = none */
 };
 

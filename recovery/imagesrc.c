@@ -31,7 +31,7 @@ struct lb_imagesrc {
 	char *path;
 	struct lb_http *http;
 	struct lb_http_response *resp; /* large (error body) */
-	int retries;
+	struct lb_retry_policy policy;
 	uint64_t rng;
 };
 
@@ -75,11 +75,10 @@ const char *lb_imagesrc_name(const struct lb_imagesrc *s)
 static int http_client(struct lb_imagesrc *s, const char *ca)
 {
 	struct lb_http_config hc = { .ca_bundle = ca };
-	const char *v = getenv("LIFEBOAT_RETRIES");
+	int r;
 
-	s->retries = v && *v ? atoi(v) : LB_S3_RETRIES_DEFAULT;
-	if (s->retries < 0)
-		s->retries = 0;
+	if ((r = lb_retry_policy_env(&s->policy)) < 0)
+		return r;
 	s->rng = lb_backoff_seed();
 	s->resp = calloc(1, sizeof(*s->resp));
 	if (!s->resp)
@@ -260,14 +259,15 @@ static int read_url(struct lb_imagesrc *s, const struct lb_imagesrc_sink *sink)
 	struct xfer x = { .s = s, .sink = sink, .total = LB_IMAGESRC_SIZE_UNKNOWN };
 	const struct lb_http_sink hs = { on_begin, on_data, &x };
 	char what[1100], range[64], ifmatch[160];
+	uint64_t start = lb_mono_ms();
 	int r;
 
 	snprintf(what, sizeof(what), "get %s", s->name);
 	for (int attempt = 0;; attempt++) {
 		const char *hdrs[3] = { NULL, NULL, NULL };
 		struct lb_http_request req = { .method = "GET", .url = s->url, .headers = hdrs, .what = what };
+		char why[96];
 		bool retry;
-		unsigned delay;
 
 		x.offset = x.done;
 		if (x.offset > 0) {
@@ -303,16 +303,13 @@ static int read_url(struct lb_imagesrc *s, const struct lb_imagesrc_sink *sink)
 			       what, x.done);
 			return r < 0 ? r : -EIO;
 		}
-		if (!retry || attempt >= s->retries)
-			return r < 0 ? r : refused(s, what);
-		delay = lb_backoff_ms((unsigned)attempt, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &s->rng);
 		if (r == 0)
-			lb_log("%s: HTTP %ld; retry %d/%d in %u ms", what, s->resp->status, attempt + 1, s->retries,
-			       delay);
-		else
-			lb_log("%s: retry %d/%d in %u ms%s", what, attempt + 1, s->retries, delay,
-			       x.done ? ", resuming" : "");
-		lb_sleep_ms(delay, NULL);
+			snprintf(why, sizeof(why), "HTTP %ld", s->resp->status);
+		else if (x.done)
+			snprintf(why, sizeof(why), "broke after %" PRIu64 " bytes, resuming", x.done);
+		if (!retry || !lb_retry_wait(&s->policy, attempt, start, &s->rng, NULL, what,
+					     r == 0 || x.done ? why : NULL))
+			return r < 0 ? r : refused(s, what);
 	}
 }
 

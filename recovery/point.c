@@ -335,25 +335,59 @@ fail:
 	return r;
 }
 
+int lb_point_fetch_into(struct lb_store *st, struct lb_chunk_codec *codec, const uint8_t h[32], uint32_t len,
+			void *z, size_t zcap, void *buf, const char *name, size_t *ret_stored, unsigned *ret_refetched)
+{
+	char key[96], why[256];
+	size_t zlen = 0;
+	unsigned again;
+	int r;
+
+	if (ret_refetched)
+		*ret_refetched = 0;
+	lb_chunk_key(h, key);
+	for (again = 0;; again++) {
+		r = lb_store_get_into(st, key, z, zcap, &zlen);
+		if (r == -ENOENT)
+			lb_log("%s: chunk %s is missing from the store", name, key);
+		if (r < 0)
+			return r;
+		r = lb_chunk_check(codec, z, zlen, buf, len, h, why, sizeof(why));
+		/* Only damage is worth another fetch: bytes that went bad on the
+		 * way (a flipped bit the TCP checksum missed, a proxy that cut
+		 * a body short and said it was whole) come right the next time;
+		 * a chunk damaged in the store stays wrong and stops the restore
+		 * after a few tries. buf's bytes are never taken as good. */
+		if (r == 0 || (r != -EBADMSG && r != -EILSEQ))
+			break;
+		if (again >= LB_POINT_REFETCH_MAX) {
+			lb_log("chunk %s (%s): %s; still wrong after %u fetches: giving up", key, name, why,
+			       again + 1);
+			return r;
+		}
+		lb_log("%s: chunk %s failed verification; fetching it again (%u/%u)", name, key, again + 1,
+		       LB_POINT_REFETCH_MAX);
+	}
+	if (r < 0)
+		return r;
+	if (ret_stored)
+		*ret_stored = zlen;
+	if (ret_refetched)
+		*ret_refetched = again;
+	return 0;
+}
+
 int lb_point_fetch(struct lb_store *st, const uint8_t h[32], uint32_t len, void *buf, const char *name,
 		   size_t *ret_stored)
 {
-	char key[96], what[224];
-	void *z = NULL;
-	size_t zlen = 0;
+	size_t zcap = lb_chunk_stored_max(len);
+	void *z = malloc(zcap);
 	int r;
 
-	lb_chunk_key(h, key);
-	r = lb_store_get(st, key, lb_chunk_stored_max(len), &z, &zlen);
-	if (r == -ENOENT)
-		lb_log("%s: chunk %s is missing from the store", name, key);
-	if (r < 0)
-		return r;
-	snprintf(what, sizeof(what), "%s (%s)", key, name);
-	r = lb_chunk_decode(NULL, z, zlen, buf, len, h, what);
+	if (!z)
+		return -ENOMEM;
+	r = lb_point_fetch_into(st, NULL, h, len, z, zcap, buf, name, ret_stored, NULL);
 	free(z);
-	if (r == 0 && ret_stored)
-		*ret_stored = zlen;
 	return r;
 }
 

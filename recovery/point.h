@@ -70,10 +70,20 @@ int lb_point_remove(struct lb_store *st, const char *key);
 int lb_point_index(struct lb_store *st, const struct lb_manifest_disk *d, struct lb_index **ret);
 
 /* The chunk hashing to h (not a zero chunk), len bytes, fetched into buf
- * and verified. name ("disk system, chunk 7") is for the log, which says
- * what is wrong: -ENOENT missing, -EBADMSG a corrupt frame, -EILSEQ the
- * wrong bytes. *ret_stored (may be NULL): the bytes fetched. */
+ * and verified. name ("disk system, chunk 7 at offset 7340032") is for the
+ * log, which says what is wrong: -ENOENT missing, -EBADMSG a corrupt
+ * frame, -EILSEQ the wrong bytes. A chunk that arrives but fails
+ * verification is fetched again, up to LB_POINT_REFETCH_MAX times (each
+ * logged, naming the chunk); only the last verdict is reported as the
+ * failure. *ret_stored (may be NULL): the bytes fetched. */
+#define LB_POINT_REFETCH_MAX 3u
 int lb_point_fetch(struct lb_store *st, const uint8_t h[32], uint32_t len, void *buf, const char *name,
 		   size_t *ret_stored);
+/* The same for a worker: its own zstd context (codec, may be NULL) and
+ * frame buffer (z, zcap >= lb_chunk_stored_max(len)); *ret_refetched (may
+ * be NULL) gets how many fetches past the first it took. */
+struct lb_chunk_codec;
+int lb_point_fetch_into(struct lb_store *st, struct lb_chunk_codec *codec, const uint8_t h[32], uint32_t len,
+			void *z, size_t zcap, void *buf, const char *name, size_t *ret_stored, unsigned *ret_refetched);
 
 #endif

@@ -59,6 +59,7 @@ static void emit(struct progress *p, enum lb_restore_event_type type)
 /* What one chunk added to the counters of its disk. */
 struct counts {
 	uint64_t chunks_done, fetched, in_place, zero, bytes_fetched, bytes_written, disk_bytes_done;
+	uint64_t refetched;
 };
 
 static void add_counts(struct lb_restore_event *e, const struct counts *c)
@@ -70,6 +71,7 @@ static void add_counts(struct lb_restore_event *e, const struct counts *c)
 	e->bytes_fetched += c->bytes_fetched;
 	e->bytes_written += c->bytes_written;
 	e->disk_bytes_done += c->disk_bytes_done;
+	e->refetched += c->refetched;
 }
 
 /* One lb_restore_run: the workers, and the disk they work on. */
@@ -107,7 +109,8 @@ static int obtain_chunk(struct lb_pool_kit *w, struct job *j, const struct lb_in
 	bool zero = lb_hash_is_zero(idx->hash[i]);
 	uint8_t h[32];
 	size_t zlen = 0;
-	char key[128], name[224];
+	unsigned again = 0;
+	char name[224];
 	int r;
 
 	*ret_write = true;
@@ -139,14 +142,11 @@ static int obtain_chunk(struct lb_pool_kit *w, struct job *j, const struct lb_in
 		memset(buf, 0, len);
 		return 0;
 	}
-	lb_chunk_key(idx->hash[i], key);
-	r = lb_store_get_into(w->st, key, w->z, lb_chunk_stored_max(len), &zlen);
-	if (r == -ENOENT)
-		lb_log("disk %s: chunk %" PRIu64 " (%s) is missing from the store", d->name, i, key);
-	if (r < 0)
-		return r;
-	snprintf(name, sizeof(name), "%s (disk %s, chunk %" PRIu64 ")", key, d->name, i);
-	r = lb_chunk_decode(w->codec, w->z, zlen, buf, len, idx->hash[i], name);
+	snprintf(name, sizeof(name), "disk %s: chunk %" PRIu64 " at offset %" PRIu64, d->name, i,
+		 i * (uint64_t)d->chunk_size);
+	r = lb_point_fetch_into(w->st, w->codec, idx->hash[i], len, w->z, lb_chunk_stored_max(len), buf, name, &zlen,
+				&again);
+	c->refetched += again;
 	if (r < 0)
 		return r;
 	c->fetched++;
@@ -198,6 +198,7 @@ static int pool_chunk(void *userdata, size_t worker, uint64_t i)
 		lb_pool_add(&run->done.bytes_fetched, c.bytes_fetched);
 		lb_pool_add(&run->done.bytes_written, c.bytes_written);
 		lb_pool_add(&run->done.disk_bytes_done, c.disk_bytes_done);
+		lb_pool_add(&run->done.refetched, c.refetched);
 	}
 	return r;
 }
@@ -209,13 +210,13 @@ static void take_counts(struct run *run)
 		lb_pool_read(&run->done.chunks_done), lb_pool_read(&run->done.fetched),
 		lb_pool_read(&run->done.in_place),    lb_pool_read(&run->done.zero),
 		lb_pool_read(&run->done.bytes_fetched), lb_pool_read(&run->done.bytes_written),
-		lb_pool_read(&run->done.disk_bytes_done),
+		lb_pool_read(&run->done.disk_bytes_done), lb_pool_read(&run->done.refetched),
 	};
 	struct counts delta = {
 		now.chunks_done - run->shown.chunks_done, now.fetched - run->shown.fetched,
 		now.in_place - run->shown.in_place,       now.zero - run->shown.zero,
 		now.bytes_fetched - run->shown.bytes_fetched, now.bytes_written - run->shown.bytes_written,
-		now.disk_bytes_done - run->shown.disk_bytes_done,
+		now.disk_bytes_done - run->shown.disk_bytes_done, now.refetched - run->shown.refetched,
 	};
 
 	add_counts(&run->p->e, &delta);
@@ -575,7 +576,8 @@ struct json_object *lb_restore_event_json(const struct lb_restore_event *e)
 		uint64_t v;
 	} n[] = {
 		{ "chunks", e->chunks }, { "chunks_done", e->chunks_done }, { "fetched", e->fetched },
-		{ "in_place", e->in_place }, { "zero", e->zero }, { "bytes_fetched", e->bytes_fetched },
+		{ "in_place", e->in_place }, { "zero", e->zero }, { "refetched", e->refetched },
+		{ "bytes_fetched", e->bytes_fetched },
 		{ "bytes_written", e->bytes_written }, { "disk_bytes", e->disk_bytes },
 		{ "disk_bytes_done", e->disk_bytes_done },
 	};

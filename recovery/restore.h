@@ -63,6 +63,7 @@ struct lb_restore_event {
 	size_t index, count;      /* this disk's place in the plan */
 	uint64_t chunks, chunks_done;
 	uint64_t fetched, in_place, zero; /* chunks by how they were obtained */
+	uint64_t refetched;       /* fetches again of chunks that arrived damaged */
 	uint64_t bytes_fetched;   /* stored (compressed) bytes from the store */
 	uint64_t bytes_written;   /* bytes written to the target */
 	uint64_t disk_bytes, disk_bytes_done;
@@ -73,7 +74,7 @@ struct lb_restore_event {
 /* An event as a JSON object, the one shape for every consumer (restore
  * --progress=json, deploy's console, the callback's progress events):
  * {"event":"progress"|"disk_done","disk","target","chunks","chunks_done",
- *  "fetched","in_place","zero","bytes_fetched","bytes_written","disk_bytes",
+ *  "fetched","in_place","zero","refetched","bytes_fetched","bytes_written","disk_bytes",
  *  "disk_bytes_done","rate","eta","seconds","workers"} (rate in bytes/s and
  * eta rounded, seconds to the millisecond). NULL for a DISK_START event or
  * no memory. */

@@ -664,7 +664,7 @@ struct lb_s3 {
 	char *region;
 	bool path_style;
 	struct lb_s3_credentials creds;
-	int retries;
+	struct lb_retry_policy policy;
 	unsigned list_page;
 	uint64_t rng;
 	int64_t date;          /* the Date of the latest answer, -1 before one */
@@ -797,13 +797,12 @@ int lb_s3_new(const struct lb_s3_config *cfg, struct lb_s3 **ret)
 	if (r < 0)
 		goto fail;
 
-	s3->retries = cfg->retries;
-	if (s3->retries < 0) {
-		v = getenv("LIFEBOAT_RETRIES");
-		s3->retries = v && *v ? atoi(v) : LB_S3_RETRIES_DEFAULT;
-		if (s3->retries < 0)
-			s3->retries = 0;
-	}
+	if ((r = lb_retry_policy_env(&s3->policy)) < 0)
+		goto fail;
+	if (cfg->retries >= 0)
+		s3->policy.retries = cfg->retries;
+	if (cfg->retry_time_ms)
+		s3->policy.budget_ms = cfg->retry_time_ms;
 	s3->list_page = cfg->list_page;
 	if (!s3->list_page) {
 		v = getenv("LIFEBOAT_LIST_PAGE");
@@ -844,7 +843,7 @@ int lb_s3_clone(const struct lb_s3 *from, struct lb_s3 **ret)
 	if ((r = dup_creds(&from->creds, &s3->creds)) < 0 || (r = lb_http_clone(from->http, &s3->http)) < 0)
 		goto fail;
 	s3->path_style = from->path_style;
-	s3->retries = from->retries;
+	s3->policy = from->policy;
 	s3->list_page = from->list_page;
 	/* the server's clock as the original last saw it */
 	s3->date = from->date;
@@ -917,8 +916,33 @@ static bool too_skewed(struct lb_s3 *s3, const char *what, int64_t signed_at)
 	return true;
 }
 
+/* Whether an answer is worth another attempt: the server was busy or
+ * broken (5xx, 429), or it says the body it got is not the one that was
+ * signed (a 400 naming damage in transit: the bytes went bad on the way,
+ * not in the request). Other 4xx will say the same again. why gets
+ * "HTTP 503" or "HTTP 400 BadDigest" for the log. */
+static bool retryable_status(const struct lb_http_response *resp, char *why, size_t size)
+{
+	static const char *const damaged[] = { "BadDigest", "XAmzContentSHA256Mismatch", "IncompleteBody" };
+	struct lb_s3_error e;
+
+	snprintf(why, size, "HTTP %ld", resp->status);
+	if (resp->status >= 500 || resp->status == 429)
+		return true;
+	if (resp->status != 400 || lb_s3_parse_error(resp->error_body, resp->error_len, &e) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		if (strcmp(e.code, damaged[i]) == 0) {
+			snprintf(why, size, "HTTP 400 %s", e.code);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* One request, signed afresh per attempt (the clock moves), retried on
- * transport errors, 5xx and 429. 0 with s3->resp filled, or -errno. */
+ * transport errors, 5xx, 429 and damage in transit, within s3->policy.
+ * 0 with s3->resp filled, or -errno. */
 static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 {
 	const struct lb_sigv4_creds creds = { s3->creds.access_key, s3->creds.secret_key,
@@ -945,8 +969,8 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 		size_t nh = 0;
 		char *url = NULL;
 		struct lb_http_request hr;
+		char why[160];
 		bool retry;
-		unsigned delay;
 		int64_t signed_at;
 
 		if (op->deadline_ms && now >= op->deadline_ms) {
@@ -1001,19 +1025,10 @@ static int s3_request(struct lb_s3 *s3, const struct op *op, const char *what)
 			attempt--;
 			continue;
 		}
-		retry = r < 0 ? lb_http_transient(r)
-			      : (s3->resp->status >= 500 || s3->resp->status == 429);
-		if (!retry || attempt >= s3->retries)
+		retry = r < 0 ? lb_http_transient(r) : retryable_status(s3->resp, why, sizeof(why));
+		if (!retry || !lb_retry_wait(&s3->policy, attempt, start, &s3->rng, s3->cancel, what,
+					     r == 0 ? why : NULL))
 			break;
-		delay = lb_backoff_ms((unsigned)attempt, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &s3->rng);
-		if (lb_mono_ms() - start + delay > LB_S3_RETRY_TOTAL_MS)
-			break;
-		if (r == 0)
-			lb_log("%s: HTTP %ld; retry %d/%d in %u ms", what, s3->resp->status,
-			       attempt + 1, s3->retries, delay);
-		else
-			lb_log("%s: retry %d/%d in %u ms", what, attempt + 1, s3->retries, delay);
-		lb_sleep_ms(delay, s3->cancel);
 		if (s3_cancelled(s3)) {
 			r = -ECANCELED;
 			break;

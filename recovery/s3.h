@@ -1,6 +1,9 @@
 /* An S3 client (AWS S3, Ceph RGW, MinIO, Huawei OBS) for one bucket: HEAD,
  * ranged GET, PUT, DELETE and ListObjectsV2, signed with SigV4, retried with
- * exponential backoff and full jitter on connection errors, 5xx and 429.
+ * exponential backoff and full jitter on connection errors, 5xx, 429 and
+ * the 400s that mean the body was damaged on the way (BadDigest,
+ * XAmzContentSHA256Mismatch, IncompleteBody), within the retry policy of
+ * backoff.h.
  *
  * Every operation returns 0 (or a count) or -errno and logs one line naming
  * the operation, the object, the HTTP status and S3's error code, message
@@ -19,11 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backoff.h"
+
 #define LB_S3_LIST_BODY_MAX (8u * 1024u * 1024u) /* one ListObjectsV2 page */
-#define LB_S3_RETRIES_DEFAULT 6
-#define LB_S3_RETRY_BASE_MS 200u
-#define LB_S3_RETRY_CAP_MS 20000u
-#define LB_S3_RETRY_TOTAL_MS 120000u /* give up retrying after this long */
+/* the retry policy is backoff.h's (LIFEBOAT_RETRIES, LIFEBOAT_RETRY_TIME) */
+#define LB_S3_RETRIES_DEFAULT LB_RETRIES_DEFAULT
+#define LB_S3_RETRY_BASE_MS LB_RETRY_BASE_MS
+#define LB_S3_RETRY_CAP_MS LB_RETRY_CAP_MS
 
 enum lb_s3_addressing {
 	LB_S3_ADDR_AUTO,  /* path-style with an endpoint, virtual-host for AWS */
@@ -52,8 +57,11 @@ struct lb_s3_config {
 	const struct lb_s3_credentials *creds;
 	const char *ca_bundle;  /* NULL = system CAs; verification is always on */
 	long connect_timeout_s; /* 0 = 10 */
-	long stall_timeout_s;   /* 0 = 60 */
+	long stall_timeout_s;   /* 0 = LIFEBOAT_STALL_TIMEOUT, else 60 */
 	int retries;            /* < 0: LIFEBOAT_RETRIES, else LB_S3_RETRIES_DEFAULT */
+	/* Retries stop once this long has passed since a request's first
+	 * attempt; 0: LIFEBOAT_RETRY_TIME, else 120 s. */
+	uint64_t retry_time_ms;
 	unsigned list_page;     /* 0: LIFEBOAT_LIST_PAGE, else 1000 (keys per page) */
 };
 

@@ -24,7 +24,7 @@ struct lb_store {
 	struct lb_s3_credentials creds;
 	struct lb_http *http;   /* http(s) backend: read-only, base URL in dir */
 	struct lb_http_response *resp;
-	int retries;
+	struct lb_retry_policy policy;
 	uint64_t rng;
 	const int *cancel;
 };
@@ -117,7 +117,7 @@ fail:
 static int open_http(struct lb_store *st, const char *url, const struct lb_store_opts *opts)
 {
 	struct lb_http_config hc = { 0 };
-	const char *v = getenv("LIFEBOAT_RETRIES");
+	int r;
 
 	if (strchr(url, '?') || strchr(url, '#')) {
 		lb_log("store %s: a store URL has no query or fragment", url);
@@ -130,7 +130,8 @@ static int open_http(struct lb_store *st, const char *url, const struct lb_store
 	while (strlen(st->dir) > 8 && st->dir[strlen(st->dir) - 1] == '/')
 		st->dir[strlen(st->dir) - 1] = '\0';
 	hc.ca_bundle = opts && opts->ca_bundle ? opts->ca_bundle : env("AWS_CA_BUNDLE", NULL);
-	st->retries = v && *v ? atoi(v) : LB_S3_RETRIES_DEFAULT;
+	if ((r = lb_retry_policy_env(&st->policy)) < 0)
+		return r;
 	st->rng = lb_backoff_seed();
 	return lb_http_new(&hc, &st->http);
 }
@@ -232,7 +233,7 @@ int lb_store_clone(const struct lb_store *st, struct lb_store **ret)
 	if (st->http) {
 		if (!(c->resp = calloc(1, sizeof(*c->resp))) || (r = lb_http_clone(st->http, &c->http)) < 0)
 			goto fail;
-		c->retries = st->retries;
+		c->policy = st->policy;
 		c->rng = st->rng ^ ((uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull);
 	}
 	*ret = c;
@@ -255,6 +256,7 @@ void lb_store_set_cancel(struct lb_store *st, const int *flag)
  * errors, 5xx, 429; full-jitter backoff). 0 with st->resp filled. */
 static int http_request(struct lb_store *st, const char *method, const char *key, void *buf, size_t cap)
 {
+	uint64_t start = lb_mono_ms();
 	char *url, what[1200];
 	int r;
 
@@ -268,17 +270,18 @@ static int http_request(struct lb_store *st, const char *method, const char *key
 	snprintf(what, sizeof(what), "%s %s", strcmp(method, "HEAD") == 0 ? "head" : "get", url);
 	for (int attempt = 0;; attempt++) {
 		struct lb_http_request req = { .method = method, .url = url, .buf = buf, .buf_max = cap, .what = what };
-		unsigned delay;
+		char why[32];
 		bool retry;
 
 		r = lb_http_perform(st->http, &req, st->resp);
 		retry = r < 0 ? lb_http_transient(r) : st->resp->status >= 500 || st->resp->status == 429;
-		if (!retry || attempt >= st->retries)
+		snprintf(why, sizeof(why), r < 0 ? "failed" : "server busy (HTTP %ld)", st->resp->status);
+		if (!retry || !lb_retry_wait(&st->policy, attempt, start, &st->rng, st->cancel, what, why))
 			break;
-		delay = lb_backoff_ms((unsigned)attempt, LB_S3_RETRY_BASE_MS, LB_S3_RETRY_CAP_MS, &st->rng);
-		lb_log("%s: %s; retry %d/%d in %u ms", what, r < 0 ? "failed" : "server busy", attempt + 1, st->retries,
-		       delay);
-		lb_sleep_ms(delay, st->cancel);
+		if (st->cancel && __atomic_load_n(st->cancel, __ATOMIC_RELAXED)) {
+			r = -ECANCELED;
+			break;
+		}
 	}
 	free(url);
 	return r;

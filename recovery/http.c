@@ -43,6 +43,12 @@ struct xfer {
 	int cb_err;        /* a callback's refusal, returned as is */
 	bool begun;        /* on_begin ran */
 	struct lb_http_headers hdr; /* of the current answer */
+	/* the stall watch (on_progress): bytes seen either way, and when
+	 * they last moved */
+	struct lb_http *h;
+	curl_off_t moved;
+	uint64_t moved_ms;
+	bool stalled;
 };
 
 int lb_http_new(const struct lb_http_config *cfg, struct lb_http **ret)
@@ -97,11 +103,26 @@ static bool cancelled(const struct lb_http *h)
 
 /* Called by curl while a transfer runs (at least once a second): a
  * non-zero return aborts it, so a cancelled worker does not finish
- * fetching a chunk nobody will use. */
+ * fetching a chunk nobody will use, and an attempt that has moved no byte
+ * for stall_timeout_s ends then. (curl's own low-speed limit averages the
+ * speed over the last five seconds, so a stall after a burst of data would
+ * be caught only seconds late; it stays set as a backstop.) */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return cancelled(ud) ? 1 : 0;
+	struct xfer *x = ud;
+	uint64_t now = lb_mono_ms();
+
+	(void)dltotal, (void)ultotal;
+	if (cancelled(x->h))
+		return 1;
+	if (dlnow + ulnow != x->moved) {
+		x->moved = dlnow + ulnow;
+		x->moved_ms = now;
+	} else if (now - x->moved_ms >= (uint64_t)x->h->stall_timeout_s * 1000) {
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
 }
 
 void lb_http_free(struct lb_http *h)
@@ -371,7 +392,7 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 {
 	struct curl_slist *list = NULL, *nl;
 	char errbuf[CURL_ERROR_SIZE] = "", ctype[160];
-	struct xfer x = { .curl = h->curl, .req = req, .resp = ret, .sink = sink };
+	struct xfer x = { .curl = h->curl, .req = req, .resp = ret, .sink = sink, .h = h, .moved_ms = lb_mono_ms() };
 	char where[512];
 	curl_off_t cl = -1;
 	CURLcode c;
@@ -447,11 +468,9 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &x);
 	if (h->ca_bundle)
 		curl_easy_setopt(cu, CURLOPT_CAINFO, h->ca_bundle);
-	if (h->cancel) {
-		curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(cu, CURLOPT_XFERINFODATA, h);
-		curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
-	}
+	curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(cu, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
 	if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(cu, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(req->method, "PUT") == 0) {
@@ -482,7 +501,12 @@ static int perform(struct lb_http *h, const struct lb_http_request *req,
 	}
 	if (c != CURLE_OK) {
 		log_url(req->url, where, sizeof(where));
-		if (x.overflow) {
+		if (x.stalled) {
+			if (!req->quiet)
+				lb_log("%s: %s: no byte moved for %ld s (LIFEBOAT_STALL_TIMEOUT): attempt aborted",
+				       req->what, where, h->stall_timeout_s);
+			r = -ETIMEDOUT;
+		} else if (x.overflow) {
 			lb_log("%s: %s: response longer than the %zu bytes expected", req->what,
 			       where, req->buf_max);
 			r = -EMSGSIZE;

@@ -275,7 +275,10 @@ static int http_request(struct lb_store *st, const char *method, const char *key
 
 		r = lb_http_perform(st->http, &req, st->resp);
 		retry = r < 0 ? lb_http_transient(r) : st->resp->status >= 500 || st->resp->status == 429;
-		snprintf(why, sizeof(why), r < 0 ? "failed" : "server busy (HTTP %ld)", st->resp->status);
+		if (r < 0)
+			snprintf(why, sizeof(why), "failed");
+		else
+			snprintf(why, sizeof(why), "server busy (HTTP %ld)", st->resp->status);
 		if (!retry || !lb_retry_wait(&st->policy, attempt, start, &st->rng, st->cancel, what, why))
 			break;
 		if (st->cancel && __atomic_load_n(st->cancel, __ATOMIC_RELAXED)) {

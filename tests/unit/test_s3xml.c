@@ -273,6 +273,58 @@ TEST(backoff_is_bounded_and_seeded)
 	unsetenv("LIFEBOAT_TEST_SEED");
 }
 
+/* LIFEBOAT_RETRIES, LIFEBOAT_RETRY_TIME, LIFEBOAT_STALL_TIMEOUT: taken,
+ * defaulted, refused when they are not numbers; the time budget ends the
+ * retries however many are left. */
+TEST(retry_policy)
+{
+	struct lb_retry_policy p;
+	uint64_t rng = 1, t0;
+	long stall = 0;
+
+	unsetenv("LIFEBOAT_RETRIES");
+	unsetenv("LIFEBOAT_RETRY_TIME");
+	unsetenv("LIFEBOAT_STALL_TIMEOUT");
+	CHECK_INT(lb_retry_policy_env(&p), 0);
+	CHECK_INT(p.retries, LB_RETRIES_DEFAULT);
+	CHECK(p.budget_ms == LB_RETRY_TIME_DEFAULT_MS);
+	CHECK_INT(lb_stall_timeout_env(&stall), 0);
+	CHECK_INT(stall, LB_STALL_TIMEOUT_DEFAULT_S);
+	setenv("LIFEBOAT_RETRIES", "3", 1);
+	setenv("LIFEBOAT_RETRY_TIME", "0.5", 1);
+	setenv("LIFEBOAT_STALL_TIMEOUT", "2", 1);
+	CHECK_INT(lb_retry_policy_env(&p), 0);
+	CHECK_INT(p.retries, 3);
+	CHECK(p.budget_ms == 500);
+	CHECK_INT(lb_stall_timeout_env(&stall), 0);
+	CHECK_INT(stall, 2);
+	setenv("LIFEBOAT_RETRY_TIME", "2m", 1);
+	CHECK_INT(lb_retry_policy_env(&p), -EINVAL);
+	setenv("LIFEBOAT_RETRY_TIME", "-1", 1);
+	CHECK_INT(lb_retry_policy_env(&p), -EINVAL);
+	setenv("LIFEBOAT_RETRY_TIME", "0.5", 1);
+	setenv("LIFEBOAT_RETRIES", "lots", 1);
+	CHECK_INT(lb_retry_policy_env(&p), -EINVAL);
+	setenv("LIFEBOAT_STALL_TIMEOUT", "0", 1);
+	CHECK_INT(lb_stall_timeout_env(&stall), -EINVAL);
+	/* 100 retries allowed, 300 ms of budget: the budget ends them */
+	p.retries = 100;
+	p.budget_ms = 300;
+	t0 = lb_mono_ms();
+	for (int attempt = 0; attempt < 100; attempt++)
+		if (!lb_retry_wait(&p, attempt, t0, &rng, NULL, "test", NULL))
+			break;
+	CHECK(lb_mono_ms() - t0 >= 300 && lb_mono_ms() - t0 < 1000);
+	/* and the count ends them when there is time left */
+	p.retries = 2;
+	p.budget_ms = 60000;
+	CHECK(lb_retry_wait(&p, 1, lb_mono_ms(), &rng, NULL, "test", "HTTP 503"));
+	CHECK(!lb_retry_wait(&p, 2, lb_mono_ms(), &rng, NULL, "test", "HTTP 503"));
+	unsetenv("LIFEBOAT_RETRIES");
+	unsetenv("LIFEBOAT_RETRY_TIME");
+	unsetenv("LIFEBOAT_STALL_TIMEOUT");
+}
+
 /* The times gc and writers compare: Date/Last-Modified and LastModified. */
 TEST(answer_times)
 {
@@ -303,6 +355,7 @@ int main(void)
 	RUN(malformed_listings_are_refused);
 	RUN(oversized_values_and_nesting_are_refused);
 	RUN(backoff_is_bounded_and_seeded);
+	RUN(retry_policy);
 	RUN(answer_times);
 	return tap_done();
 }

@@ -243,8 +243,11 @@ if "$RGW" start "$FX" --both > rgw.out 2>&1; then
 	truncate -s 0 victim.img; truncate -s 64M victim.img
 	dd if=sys.img of=victim.img bs=1M count=1 conv=notrunc status=none
 	lb restore --yes --workers 6 --disk system=victim.img "$S3" "$id3" > sv.out 2>&1; rc=$?
-	[ $rc = 1 ] && label_wiped victim.img && [ "$(grep -c "$(basename "$c1")" sv.out)" = 1 ] &&
-		ok "RGW, 6 workers, corrupt chunk: exit 1, wiped, named once: $(grep "$(basename "$c1")" sv.out)" ||
+	# (fetched again 3 times first, in case it was damaged on the way:
+	# each logged, then one verdict)
+	[ $rc = 1 ] && label_wiped victim.img && [ "$(grep -v 'fetching it again' sv.out | grep -c "$(basename "$c1")")" = 1 ] &&
+		[ "$(grep -c "$(basename "$c1").* fetching it again" sv.out)" = 3 ] &&
+		ok "RGW, 6 workers, corrupt chunk: exit 1, wiped, fetched again 3 times, named once: $(grep -v 'fetching it again' sv.out | grep "$(basename "$c1")")" ||
 		{ bad "RGW corrupt chunk: exit $rc"; cat sv.out; }
 else
 	bad "RGW did not start"; cat rgw.out

@@ -205,6 +205,11 @@ else
 	echo "skip: the packet-loss row: no network namespace, veth or nftables here"
 fi
 
+# lifeboat's stderr went to files: a sanitizer build's reports are there
+if grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error' ./*.err > san.list 2> /dev/null; then
+	bad "sanitizer reports in $(tr '\n' ' ' < san.list)"; grep -h -A20 'Sanitizer\|runtime error' $(cat san.list) | head -40
+fi
+
 # The paths the cells were meant to take, taken.
 check() { grep -q "$2" "$1" && ok "$3: $(grep -m1 "$2" "$1" | sed 's/^lifeboat: //' | cut -c1-150)" || bad "$3: no '$2' in $1"; }
 check r-flip-1in3.err 'failed verification; fetching it again (1/3)' "a chunk damaged on the way is fetched again"

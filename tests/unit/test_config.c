@@ -37,6 +37,12 @@ TEST(settings_merge)
 	/* a later source wins */
 	CHECK_INT(lb_config_set(&c, "point", "web01/20261126T143000Z-3f9a0c1e", "cmdline"), 0);
 	CHECK_STR(lb_config_get(&c, "point"), "web01/20261126T143000Z-3f9a0c1e");
+	/* the retry bounds are settings too (deploy passes them on as
+	 * LIFEBOAT_RETRIES, LIFEBOAT_RETRY_TIME, LIFEBOAT_STALL_TIMEOUT) */
+	CHECK_INT(lb_config_set(&c, "retries", "3", "cmdline"), 0);
+	CHECK_INT(lb_config_set(&c, "retry_time", "30", "cmdline"), 0);
+	CHECK_INT(lb_config_set(&c, "stall_timeout", "10", "cmdline"), 0);
+	CHECK_STR(lb_config_get(&c, "retry_time"), "30");
 	lb_config_clear(&c);
 }
 

@@ -287,6 +287,14 @@ int lb_target_write(struct lb_target *t, uint64_t off, const void *buf, size_t l
 		}
 		done += (size_t)n;
 	}
+	/* Start writing buffered data back now, without waiting for it: else
+	 * the page cache takes the whole disk at memory speed and the final
+	 * fsync writes it all while nothing else runs, the pipeline and the
+	 * disk one after the other instead of at once. When the device's
+	 * queue is full this waits, which holds the pipeline to the disk's
+	 * pace. An error here comes back at the fsync. */
+	if (write_fd(t, off, buf, len) == t->fd)
+		(void)sync_file_range(t->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 

@@ -130,6 +130,7 @@ test: all host-lifeboat valgrind-lifeboat fuzz
 bench: lifeboat host-libs
 	bench/restore-speed $(OUT)/bin/lifeboat
 	bench/lifecycle $(OUT)/bin/lifeboat
+	bench/faults $(OUT)/bin/lifeboat
 
 clean:
 	rm -rf $(OUT)
